@@ -1,0 +1,344 @@
+//! The shared types of `remote_protocol.x`: limits, object references
+//! (`remote_nonnull_domain`, ...), the `remote_error` payload, and the error
+//! codes a server puts in it.
+
+use std::fmt;
+
+use crate::xdr::{Decoder, Encoder, XdrDecode, XdrEncode, XdrError};
+use crate::{xdr_enum, xdr_struct};
+
+/// `REMOTE_STRING_MAX` (= `VIR_NET_MESSAGE_STRING_MAX`): 4 MiB.
+pub const STRING_MAX: u32 = 4_194_304;
+/// `REMOTE_DOMAIN_LIST_MAX`.
+pub const DOMAIN_LIST_MAX: u32 = 16_384;
+/// `REMOTE_AUTH_TYPE_LIST_MAX`.
+pub const AUTH_TYPE_LIST_MAX: u32 = 20;
+/// `REMOTE_AUTH_SASL_DATA_MAX`.
+pub const AUTH_SASL_DATA_MAX: u32 = 65_536;
+/// `REMOTE_VCPUINFO_MAX`.
+pub const VCPUINFO_MAX: u32 = 16_384;
+/// `REMOTE_CPUMAPS_MAX`.
+pub const CPUMAPS_MAX: u32 = 8_388_608;
+/// `REMOTE_SECURITY_LABEL_LIST_MAX`.
+pub const SECURITY_LABEL_LIST_MAX: u32 = 64;
+/// `REMOTE_SECURITY_MODEL_MAX` (`VIR_SECURITY_MODEL_BUFLEN` = 256 + 1).
+pub const SECURITY_MODEL_MAX: u32 = 257;
+/// `REMOTE_SECURITY_LABEL_MAX` (`VIR_SECURITY_LABEL_BUFLEN` = 4096 + 1).
+pub const SECURITY_LABEL_MAX: u32 = 4097;
+/// `REMOTE_SECURITY_DOI_MAX` (`VIR_SECURITY_DOI_BUFLEN` = 256 + 1).
+pub const SECURITY_DOI_MAX: u32 = 257;
+/// `REMOTE_DOMAIN_MESSAGES_MAX`.
+pub const DOMAIN_MESSAGES_MAX: u32 = 2048;
+/// `VIR_UUID_BUFLEN`.
+pub const UUID_BUFLEN: usize = 16;
+
+/// `remote_uuid`: `opaque[VIR_UUID_BUFLEN]`, 16 raw bytes with no length.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct Uuid(pub [u8; UUID_BUFLEN]);
+
+impl fmt::Debug for Uuid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Uuid({self})")
+    }
+}
+
+/// The canonical `8-4-4-4-12` lowercase hex form virsh prints.
+impl fmt::Display for Uuid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, b) in self.0.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                f.write_str("-")?;
+            }
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl XdrEncode for Uuid {
+    fn encode(&self, enc: &mut Encoder) -> Result<(), XdrError> {
+        enc.put_opaque_fixed(&self.0);
+        Ok(())
+    }
+}
+
+impl XdrDecode for Uuid {
+    fn decode(dec: &mut Decoder<'_>) -> Result<Self, XdrError> {
+        dec.opaque_fixed().map(Uuid)
+    }
+}
+
+xdr_struct! {
+    /// `remote_nonnull_domain`. `id` is −1 for an inactive domain; virsh
+    /// relies on that.
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    pub struct NonnullDomain("remote_nonnull_domain") {
+        /// Domain name.
+        pub name: String,
+        /// Domain UUID.
+        pub uuid: Uuid,
+        /// Running domain id, or −1.
+        pub id: i32,
+    }
+}
+
+xdr_struct! {
+    /// `remote_nonnull_network`.
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    pub struct NonnullNetwork("remote_nonnull_network") {
+        /// Network name.
+        pub name: String,
+        /// Network UUID.
+        pub uuid: Uuid,
+    }
+}
+
+xdr_struct! {
+    /// `remote_nonnull_storage_pool`.
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    pub struct NonnullStoragePool("remote_nonnull_storage_pool") {
+        /// Pool name.
+        pub name: String,
+        /// Pool UUID.
+        pub uuid: Uuid,
+    }
+}
+
+xdr_struct! {
+    /// `remote_nonnull_storage_vol`. `pool` is the pool's name.
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    pub struct NonnullStorageVol("remote_nonnull_storage_vol") {
+        /// Name of the pool holding the volume.
+        pub pool: String,
+        /// Volume name.
+        pub name: String,
+        /// Volume key (usually its path).
+        pub key: String,
+    }
+}
+
+xdr_enum! {
+    /// `remote_auth_type`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum AuthType("remote_auth_type") {
+        /// `REMOTE_AUTH_NONE`.
+        None = 0,
+        /// `REMOTE_AUTH_SASL`.
+        Sasl = 1,
+        /// `REMOTE_AUTH_POLKIT`.
+        Polkit = 2,
+    }
+}
+
+/// `virErrorNumber` values a server sends (`include/libvirt/virterror.h`).
+pub mod error_code {
+    /// `VIR_ERR_INTERNAL_ERROR`.
+    pub const INTERNAL_ERROR: i32 = 1;
+    /// `VIR_ERR_NO_SUPPORT`.
+    pub const NO_SUPPORT: i32 = 3;
+    /// `VIR_ERR_INVALID_ARG`.
+    pub const INVALID_ARG: i32 = 8;
+    /// `VIR_ERR_OPERATION_FAILED`.
+    pub const OPERATION_FAILED: i32 = 9;
+    /// `VIR_ERR_XML_ERROR`.
+    pub const XML_ERROR: i32 = 27;
+    /// `VIR_ERR_DOM_EXIST`.
+    pub const DOM_EXIST: i32 = 28;
+    /// `VIR_ERR_OPERATION_DENIED`.
+    pub const OPERATION_DENIED: i32 = 29;
+    /// `VIR_ERR_RPC`.
+    pub const RPC: i32 = 39;
+    /// `VIR_ERR_NO_DOMAIN`.
+    pub const NO_DOMAIN: i32 = 42;
+    /// `VIR_ERR_AUTH_FAILED`.
+    pub const AUTH_FAILED: i32 = 45;
+    /// `VIR_ERR_OPERATION_INVALID`.
+    pub const OPERATION_INVALID: i32 = 55;
+    /// `VIR_ERR_CONFIG_UNSUPPORTED`.
+    pub const CONFIG_UNSUPPORTED: i32 = 67;
+    /// `VIR_ERR_OPERATION_UNSUPPORTED`.
+    pub const OPERATION_UNSUPPORTED: i32 = 84;
+    /// `VIR_ERR_AUTH_UNAVAILABLE`.
+    pub const AUTH_UNAVAILABLE: i32 = 94;
+}
+
+/// `virErrorDomain` values a server sends.
+pub mod error_domain {
+    /// `VIR_FROM_NONE`.
+    pub const NONE: i32 = 0;
+    /// `VIR_FROM_DOM`.
+    pub const DOM: i32 = 6;
+    /// `VIR_FROM_RPC`.
+    pub const RPC: i32 = 7;
+    /// `VIR_FROM_QEMU`.
+    pub const QEMU: i32 = 10;
+    /// `VIR_FROM_REMOTE`.
+    pub const REMOTE: i32 = 13;
+    /// `VIR_FROM_STORAGE`.
+    pub const STORAGE: i32 = 18;
+    /// `VIR_FROM_DOMAIN`.
+    pub const DOMAIN: i32 = 20;
+    /// `VIR_FROM_ACCESS`.
+    pub const ACCESS: i32 = 55;
+    /// `VIR_FROM_POLKIT`.
+    pub const POLKIT: i32 = 60;
+}
+
+/// `virErrorLevel` values.
+pub mod error_level {
+    /// `VIR_ERR_NONE`.
+    pub const NONE: i32 = 0;
+    /// `VIR_ERR_WARNING`.
+    pub const WARNING: i32 = 1;
+    /// `VIR_ERR_ERROR`.
+    pub const ERROR: i32 = 2;
+}
+
+xdr_struct! {
+    /// `remote_error` (= `virNetMessageError`), the payload of every reply
+    /// with status ERROR. The field order is fixed by the wire format.
+    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    pub struct RemoteError("remote_error") {
+        /// `virErrorNumber`.
+        pub code: i32,
+        /// `virErrorDomain`.
+        pub domain: i32,
+        /// The human-readable message.
+        pub message: Option<String>,
+        /// `virErrorLevel`.
+        pub level: i32,
+        /// Unused; libvirtd sends NULL.
+        pub dom: Option<NonnullDomain>,
+        /// Extra string 1.
+        pub str1: Option<String>,
+        /// Extra string 2.
+        pub str2: Option<String>,
+        /// Extra string 3.
+        pub str3: Option<String>,
+        /// Extra integer 1.
+        pub int1: i32,
+        /// Extra integer 2.
+        pub int2: i32,
+        /// Unused; libvirtd sends NULL.
+        pub net: Option<NonnullNetwork>,
+    }
+}
+
+impl RemoteError {
+    /// An error at level ERROR with `message` also in `str1`, as libvirtd's
+    /// `virReportError` fills it (int1 = int2 = −1).
+    pub fn new(code: i32, domain: i32, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self {
+            code,
+            domain,
+            message: Some(message.clone()),
+            level: error_level::ERROR,
+            dom: None,
+            str1: Some(message),
+            str2: None,
+            str3: None,
+            int1: -1,
+            int2: -1,
+            net: None,
+        }
+    }
+
+    /// libvirtd's answer to an unimplemented procedure of a known program:
+    /// `VIR_ERR_RPC`, `VIR_FROM_RPC`, "unknown procedure: N". Clients turn
+    /// exactly this into `VIR_ERR_NO_SUPPORT` and degrade gracefully.
+    pub fn unknown_procedure(procedure: i32) -> Self {
+        let text = format!("unknown procedure: {procedure}");
+        Self {
+            str1: Some("%s".to_owned()),
+            str2: Some(text.clone()),
+            ..Self::new(error_code::RPC, error_domain::RPC, text)
+        }
+    }
+
+    /// libvirtd's answer to an unknown program, or a known one at another
+    /// version.
+    pub fn unknown_program(program: u32, version: u32) -> Self {
+        Self::new(
+            error_code::RPC,
+            error_domain::RPC,
+            format!("Cannot find program {program} version {version}"),
+        )
+    }
+
+    /// Whether a client treats this as "not supported" (`VIR_ERR_NO_SUPPORT`),
+    /// by the same test as libvirt's `virNetClientProgramDispatchError`.
+    pub fn is_no_support(&self) -> bool {
+        self.code == error_code::NO_SUPPORT
+            || (self.code == error_code::RPC
+                && matches!(self.domain, error_domain::RPC | error_domain::REMOTE)
+                && self.level == error_level::ERROR
+                && self
+                    .message
+                    .as_deref()
+                    .is_some_and(|m| m.starts_with("unknown procedure")))
+    }
+}
+
+impl fmt::Display for RemoteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (code {}, domain {})",
+            self.message.as_deref().unwrap_or("unknown error"),
+            self.code,
+            self.domain
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xdr::{from_bytes, to_bytes};
+
+    #[test]
+    fn nonnull_domain_layout() {
+        let dom = NonnullDomain {
+            name: "demo1".into(),
+            uuid: Uuid([0xab; 16]),
+            id: -1,
+        };
+        let bytes = to_bytes(&dom).unwrap();
+        let mut want = vec![0, 0, 0, 5, b'd', b'e', b'm', b'o', b'1', 0, 0, 0];
+        want.extend_from_slice(&[0xab; 16]);
+        want.extend_from_slice(&[0xff; 4]);
+        assert_eq!(bytes, want);
+        assert_eq!(from_bytes::<NonnullDomain>(&bytes).unwrap(), dom);
+    }
+
+    #[test]
+    fn remote_error_for_a_missing_domain_is_84_bytes() {
+        // Observed from libvirtd: {42, 12, "Domain not found", 2, NULL,
+        // "Domain not found", NULL, NULL, -1, -1, NULL} is 84 bytes.
+        let err = RemoteError::new(error_code::NO_DOMAIN, 12, "Domain not found");
+        let bytes = to_bytes(&err).unwrap();
+        assert_eq!(bytes.len(), 84);
+        assert_eq!(&bytes[..8], &[0, 0, 0, 42, 0, 0, 0, 12]);
+        assert_eq!(from_bytes::<RemoteError>(&bytes).unwrap(), err);
+    }
+
+    #[test]
+    fn unknown_procedure_error_is_recognised_as_no_support() {
+        let err = RemoteError::unknown_procedure(9999);
+        assert_eq!(err.message.as_deref(), Some("unknown procedure: 9999"));
+        assert_eq!((err.code, err.domain, err.level), (39, 7, 2));
+        assert_eq!((err.int1, err.int2), (-1, -1));
+        assert!(err.is_no_support());
+        assert!(!RemoteError::new(error_code::RPC, 7, "authentication required").is_no_support());
+    }
+
+    #[test]
+    fn uuid_displays_canonically() {
+        let uuid = Uuid([
+            0x4d, 0xea, 0x22, 0xb3, 0x1d, 0x52, 0xd8, 0xf3, 0x2b, 0x61, 0x2c, 0xc3, 0xd4, 0x4d,
+            0x23, 0x34,
+        ]);
+        assert_eq!(uuid.to_string(), "4dea22b3-1d52-d8f3-2b61-2cc3d44d2334");
+    }
+}
