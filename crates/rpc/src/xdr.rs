@@ -21,7 +21,7 @@
 //! strings where every byte takes 4 bytes: use [`VarChars`] and [`FixedChars`].
 //!
 //! A plain `String` is `remote_nonnull_string`, bounded by
-//! [`STRING_MAX`](crate::types::STRING_MAX); a different bound uses [`BoundedString`].
+//! [`STRING_MAX`]; a different bound uses [`BoundedString`].
 //!
 //! Decoding never panics and never allocates more than the remaining input can
 //! fill: every length prefix is checked against its declared maximum and
