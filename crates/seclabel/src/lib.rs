@@ -31,6 +31,9 @@ pub mod mcs;
 pub mod mls;
 pub mod svirt;
 
+#[cfg(test)]
+mod proptests;
+
 pub use category::{Category, CategoryError, CategorySet};
 pub use context::{Context, ContextError, ContextField, Identifier};
 pub use mcs::{McsAllocator, McsError, McsSpan};

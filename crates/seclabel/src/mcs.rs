@@ -427,10 +427,13 @@ impl McsAllocator {
             self.unavailable.set(index);
             return Ok(());
         }
-        if let Some(other) = self.held_levels().find(|held| held.comparable(label)) {
-            return Err(self.clash(label, &other));
+        let comparable = self.comparable_pairs(label);
+        if let Some(&held) = comparable.iter().find(|&&i| self.held.is_set(i)) {
+            return Err(self.clash(label, &self.level_of(held)));
         }
-        self.block(label);
+        for index in comparable {
+            self.unavailable.set(index);
+        }
         self.reservations.push(*label);
         Ok(())
     }
@@ -493,35 +496,39 @@ impl McsAllocator {
 
     /// Marks every pair comparable with `label` unavailable.
     fn block(&mut self, label: &Level) {
+        for index in self.comparable_pairs(label) {
+            self.unavailable.set(index);
+        }
+    }
+
+    /// Indexes of the pairs that dominate or are dominated by `label`.
+    fn comparable_pairs(&self, label: &Level) -> Vec<usize> {
         let pair_sens = self.span.sensitivity;
         let inside: Vec<usize> = label
             .categories
             .iter()
             .filter_map(|c| self.span.offset(c))
             .collect();
+        let mut pairs = Vec::new();
         // Pairs within the label's set are dominated by it.
         if label.sensitivity >= pair_sens {
             for (i, &a) in inside.iter().enumerate() {
-                for &b in &inside[i + 1..] {
-                    self.unavailable.set(self.index(a, b));
-                }
+                pairs.extend(inside[i + 1..].iter().map(|&b| self.index(a, b)));
             }
         }
         // Pairs holding all the label's categories dominate it.
         if label.sensitivity <= pair_sens && inside.len() == label.categories.len() {
-            match inside.as_slice() {
-                [x] => {
-                    for other in (0..self.span.categories()).filter(|o| o != x) {
-                        self.unavailable
-                            .set(self.index(*x.min(&other), *x.max(&other)));
-                    }
-                }
-                [a, b] => {
-                    self.unavailable.set(self.index(*a, *b));
-                }
+            match *inside.as_slice() {
+                [x] => pairs.extend(
+                    (0..self.span.categories())
+                        .filter(|&o| o != x)
+                        .map(|o| self.index(x.min(o), x.max(o))),
+                ),
+                [a, b] if label.sensitivity < pair_sens => pairs.push(self.index(a, b)),
                 _ => {}
             }
         }
+        pairs
     }
 
     /// Pair index of offsets `a < b`.

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs Moat's whole test suite on a Debian 12 machine as root: installs what the tests need,
+# builds once, then runs the checks and every test. `.ci/run` calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/common.sh
+
+ensure_packages "${BUILD_PACKAGES[@]}"
+ensure_rust
+
+step() { echo; echo "==> $*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo doc -D warnings"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
+step "cargo test"
+cargo test --workspace --locked
+
+step "cargo bench --no-run (benchmarks keep compiling)"
+cargo bench --workspace --locked --no-run
+
+if [ -f fuzz/Cargo.toml ]; then
+    step "fuzz targets compile (cargo check, stable)"
+    cargo check --manifest-path fuzz/Cargo.toml --bins
+fi
+
+step "cargo deny"
+if command -v cargo-deny >/dev/null 2>&1; then
+    cargo deny check
+else
+    echo "cargo deny: NOT RUN - cargo-deny is not installed and its advisory database cannot be"
+    echo "fetched from this network (only package registries are reachable)"
+fi
