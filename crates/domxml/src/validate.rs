@@ -361,7 +361,11 @@ fn check_other_devices(domain: &Domain, errors: &mut Vec<ValidateError>) {
                 kind: chardev.kind.as_str(),
                 what,
             };
-            let path_type = chardev.kind.has_host_path();
+            // A unix socket without a path gets one from the daemon (guest agent channels).
+            let path_type = matches!(
+                chardev.kind,
+                ChardevType::File | ChardevType::Dev | ChardevType::Pipe
+            );
             let socket_type = matches!(chardev.kind, ChardevType::Tcp | ChardevType::Udp);
             if path_type && first.and_then(|s| s.path.as_ref()).is_none() {
                 errors.push(missing("path"));

@@ -249,9 +249,15 @@ pub fn parse(xml: &str, options: &ParseOptions) -> Result<Domain, ParseError> {
         ..ParsingOptions::default()
     };
     let doc = Document::parse_with_options(xml, parsing).map_err(|err| {
-        let pos = err.pos();
+        let mut pos = err.pos();
         let kind = match err {
-            roxmltree::Error::DtdDetected => ParseErrorKind::Doctype,
+            roxmltree::Error::DtdDetected => {
+                // roxmltree reports no position for this one; point at the declaration.
+                if let Some(offset) = xml.find("<!DOCTYPE") {
+                    pos = text_pos(xml, offset);
+                }
+                ParseErrorKind::Doctype
+            }
             roxmltree::Error::NodesLimitReached => ParseErrorKind::TooManyNodes(limits.max_nodes),
             other => {
                 let text = other.to_string();
@@ -277,6 +283,18 @@ pub fn parse(xml: &str, options: &ParseOptions) -> Result<Domain, ParseError> {
         ));
     }
     domain::parse_domain(Elem::new(&ctx, root, "/domain".to_owned())?)
+}
+
+/// Line and column (both from 1, columns in characters) of a byte offset.
+fn text_pos(xml: &str, offset: usize) -> roxmltree::TextPos {
+    let before = xml.get(..offset).unwrap_or(xml);
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let row = before.matches('\n').count() + 1;
+    let col = before[line_start..].chars().count() + 1;
+    roxmltree::TextPos::new(
+        u32::try_from(row).unwrap_or(u32::MAX),
+        u32::try_from(col).unwrap_or(u32::MAX),
+    )
 }
 
 fn check_depth(doc: &Document<'_>, limit: usize) -> Result<(), ParseError> {
