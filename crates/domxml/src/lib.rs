@@ -5,7 +5,7 @@
 //! the definitions people already have work unchanged. The daemon runs every definition through
 //! three steps:
 //!
-//! - [`parse`] turns text into a [`Domain`]. Malformed XML, bad values and libvirt's parse-time
+//! - [`parse()`] turns text into a [`Domain`]. Malformed XML, bad values and libvirt's parse-time
 //!   `<seclabel>` rules give a [`ParseError`] with line, column and the element/attribute path.
 //!   Input is bounded by [`Limits`] (4 MiB, nesting, counts, string lengths); DOCTYPEs and with
 //!   them entities are refused. What the model does not know is kept in [`model::Extra`] and

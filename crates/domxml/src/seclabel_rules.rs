@@ -1,5 +1,5 @@
 //! libvirt's rules for `<seclabel>`, shared by the parser (which reports them with a position) and
-//! [`validate`](crate::validate) (which checks models built in code).
+//! [`validate()`](crate::validate()) (which checks models built in code).
 //!
 //! The messages are libvirt's own (reference/svirt-selinux.md §2), word for word, because clients
 //! and tests match on them; that is why one of them starts with a capital letter.

@@ -28,12 +28,7 @@ pub(super) fn parse_domain(mut e: Elem<'_, '_>) -> PResult<Domain> {
             v.trim().parse::<i64>().ok().filter(|id| *id >= -1)
         })?
         .and_then(|id| u32::try_from(id).ok());
-    let namespaces = e
-        .node
-        .namespaces()
-        .filter_map(|ns| Some((ns.name()?.to_owned(), ns.uri().to_owned())))
-        .filter(|(prefix, _)| prefix != "xml")
-        .collect();
+    let mut namespaces = super::declared_namespaces(e.node);
 
     let seclabels = seclabel::parse_domain_seclabels(&mut e)?;
     let name = {
@@ -65,6 +60,12 @@ pub(super) fn parse_domain(mut e: Elem<'_, '_>) -> PResult<Domain> {
     let title = e.child_text("title")?;
     let description = e.child_text("description")?;
     let metadata = e.child("metadata")?.map(|child| {
+        // Declarations on <metadata> itself move to the root, where the formatter puts them.
+        for (prefix, uri) in super::declared_namespaces(child.node) {
+            if !namespaces.iter().any(|(known, _)| *known == prefix) {
+                namespaces.push((prefix, uri));
+            }
+        }
         let range = child.node.range();
         let whole = &child.ctx.doc.input_text()[range];
         inner_xml(whole).to_owned()
@@ -143,6 +144,8 @@ pub(super) fn parse_domain(mut e: Elem<'_, '_>) -> PResult<Domain> {
         None => Default::default(),
         Some(child) => devices::parse_devices(child)?,
     };
+    // Namespace declarations on the root are kept in `namespaces`.
+    e.skip_namespaces = true;
     let extra = e.finish()?;
     Ok(Domain {
         kind,

@@ -5,7 +5,7 @@
 //! 2. build a read-only tree with `roxmltree`, DTDs refused (so no entity expansion and no
 //!    external fetch) and the node count bounded;
 //! 3. walk the tree once, iteratively, to bound nesting depth before any recursive code runs;
-//! 4. read each known element through an [`Elem`], which records the attributes and children it
+//! 4. read each known element through an `Elem`, which records the attributes and children it
 //!    used; what is left over becomes [`Extra`] (or an error in validate mode);
 //! 5. apply libvirt's parse-time defaults and `<seclabel>` rules.
 //!
@@ -346,6 +346,7 @@ pub(crate) struct Elem<'a, 'input> {
     used_attributes: Vec<bool>,
     children: Vec<Node<'a, 'input>>,
     used_children: Vec<bool>,
+    skip_namespaces: bool,
 }
 
 impl<'a, 'input> Elem<'a, 'input> {
@@ -370,6 +371,7 @@ impl<'a, 'input> Elem<'a, 'input> {
             used_attributes: vec![false; attribute_count],
             used_children: vec![false; children.len()],
             children,
+            skip_namespaces: false,
         })
     }
 
@@ -593,6 +595,22 @@ impl<'a, 'input> Elem<'a, 'input> {
     /// mode.
     pub(crate) fn finish(self) -> PResult<Extra> {
         let mut extra = Extra::default();
+        let declared = if self.skip_namespaces {
+            Vec::new()
+        } else {
+            declared_namespaces(self.node)
+        };
+        for (prefix, uri) in declared {
+            // Prefixes declared here may be used by unknown children kept verbatim.
+            let qname = format!("xmlns:{prefix}");
+            if self.ctx.options.strict {
+                return Err(self.error(ParseErrorKind::UnknownAttribute {
+                    attribute: qname,
+                    element: self.name().to_owned(),
+                }));
+            }
+            extra.attributes.push((qname, uri));
+        }
         for (index, attr) in self.node.attributes().enumerate() {
             if self.used_attributes[index] {
                 continue;
@@ -643,6 +661,24 @@ pub(crate) type PResult<T> = Result<T, ParseError>;
 
 fn is_plain(node: Node<'_, '_>, name: &str) -> bool {
     node.tag_name().name() == name && node.tag_name().namespace().is_none()
+}
+
+/// Prefixed namespace declarations made on `node` itself (not inherited), as `(prefix, uri)`.
+pub(crate) fn declared_namespaces(node: Node<'_, '_>) -> Vec<(String, String)> {
+    let inherited: Vec<(Option<&str>, &str)> = node
+        .parent_element()
+        .map(|parent| {
+            parent
+                .namespaces()
+                .map(|ns| (ns.name(), ns.uri()))
+                .collect()
+        })
+        .unwrap_or_default();
+    node.namespaces()
+        .filter(|ns| !inherited.contains(&(ns.name(), ns.uri())))
+        .filter_map(|ns| Some((ns.name()?.to_owned(), ns.uri().to_owned())))
+        .filter(|(prefix, _)| prefix != "xml")
+        .collect()
 }
 
 fn raw_of(node: Node<'_, '_>) -> RawXml {
