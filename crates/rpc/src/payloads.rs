@@ -281,6 +281,57 @@ xdr_struct! {
     }
 }
 
+/// A C string as libvirtd sends security strings: the bytes plus a
+/// trailing NUL, or nothing at all for an empty string (no model).
+fn c_string(text: &str) -> Vec<u8> {
+    if text.is_empty() {
+        return Vec::new();
+    }
+    let mut bytes = Vec::with_capacity(text.len() + 1);
+    bytes.extend_from_slice(text.as_bytes());
+    bytes.push(0);
+    bytes
+}
+
+/// The text of a `char<>` C string: up to the first NUL, lossily as UTF-8.
+pub fn c_string_text(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+impl NodeGetInfoRet {
+    /// `model` as the NUL-padded `char[32]`, cut to 31 bytes so a NUL
+    /// always ends it (libvirt copies it with `virStrcpyStatic`).
+    pub fn model_from(model: &str) -> [u8; 32] {
+        let mut out = [0; 32];
+        let n = model.len().min(31);
+        out[..n].copy_from_slice(&model.as_bytes()[..n]);
+        out
+    }
+}
+
+impl NodeGetSecurityModelRet {
+    /// The reply for security model `model` and DOI `doi`, with the trailing
+    /// NULs libvirtd sends; both empty means "no security driver", which
+    /// makes virsh skip the security label call.
+    pub fn new(model: &str, doi: &str) -> Self {
+        Self {
+            model: c_string(model),
+            doi: c_string(doi),
+        }
+    }
+}
+
+impl DomainGetSecurityLabelRet {
+    /// The reply for `label` (empty for none), with the trailing NUL.
+    pub fn new(label: &str, enforcing: bool) -> Self {
+        Self {
+            label: c_string(label),
+            enforcing: i32::from(enforcing),
+        }
+    }
+}
+
 // ---- domain lists --------------------------------------------------------
 
 xdr_struct! {
@@ -655,6 +706,27 @@ mod tests {
             &[0, 0, 0, 0x69, 0, 0, 0, 0x36, 0, 0, 0, 0x38, 0, 0, 0, 0x36]
         );
         assert!(bytes[16..128].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn security_strings_carry_a_trailing_nul() {
+        let model = NodeGetSecurityModelRet::new("selinux", "0");
+        assert_eq!(model.model, b"selinux\0");
+        assert_eq!(c_string_text(&model.doi), "0");
+        assert!(NodeGetSecurityModelRet::new("", "").model.is_empty());
+        let label = DomainGetSecurityLabelRet::new("system_u:system_r:svirt_t:s0:c1,c2", true);
+        assert_eq!(label.label.last(), Some(&0));
+        assert_eq!(label.enforcing, 1);
+        // 8 chars + NUL, 4 bytes each, after the count.
+        assert_eq!(to_bytes(&model).unwrap().len(), 4 + 8 * 4 + 4 + 2 * 4);
+    }
+
+    #[test]
+    fn node_model_is_cut_to_leave_a_nul() {
+        let model = NodeGetInfoRet::model_from(&"x".repeat(40));
+        assert_eq!(model[30], b'x');
+        assert_eq!(model[31], 0);
+        assert_eq!(c_string_text(&model), "x".repeat(31));
     }
 
     #[test]

@@ -178,6 +178,23 @@ mod tests {
         assert_eq!(DomainGetMessages::PROCEDURE.number(), 426);
     }
 
+    /// The generated table must match the tsv it was generated from.
+    #[test]
+    fn generated_table_matches_the_tsv() {
+        let tsv = include_str!("../generated/remote-procedures-9.0.tsv");
+        let mut rows = 0;
+        for line in tsv.lines().skip(1) {
+            let cols: Vec<&str> = line.split('\t').collect();
+            let number: i32 = cols[0].parse().unwrap();
+            let p = RemoteProcedure::from_number(number).unwrap();
+            assert_eq!(p.name(), cols[1]);
+            assert_eq!(p.acl(), cols[4]);
+            assert_eq!(p.annotations(), cols.get(5).copied().unwrap_or(""));
+            rows += 1;
+        }
+        assert_eq!(rows, RemoteProcedure::ALL.len());
+    }
+
     #[test]
     fn only_auth_procedures_are_allowed_before_auth() {
         let allowed: Vec<i32> = RemoteProcedure::ALL

@@ -266,6 +266,25 @@ impl RemoteError {
         )
     }
 
+    /// libvirtd's answer to any procedure but the auth ones before the client
+    /// has authenticated.
+    pub fn authentication_required() -> Self {
+        Self::new(
+            error_code::RPC,
+            error_domain::RPC,
+            "authentication required",
+        )
+    }
+
+    /// libvirtd's answer to a hypervisor call before CONNECT_OPEN.
+    pub fn connection_not_open() -> Self {
+        Self::new(
+            error_code::INTERNAL_ERROR,
+            error_domain::RPC,
+            "internal error: hypervisor connection not open",
+        )
+    }
+
     /// Whether a client treats this as "not supported" (`VIR_ERR_NO_SUPPORT`),
     /// by the same test as libvirt's `virNetClientProgramDispatchError`.
     pub fn is_no_support(&self) -> bool {
