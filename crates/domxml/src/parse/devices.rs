@@ -1,25 +1,23 @@
-//! `<devices>` and every device element.
+//! `<devices>`, the device information common to all devices, and the device families
+//! without a file of their own.
 
 use super::domain::{on_off, raw_child, yes_no};
-use super::seclabel::parse_device_seclabels;
-use super::{parse_uint, Elem, PResult, ParseErrorKind};
+use super::{chardev, disk, net, parse_uint, Elem, PResult};
 use crate::model::{
-    Address, BackingStore, Chardev, ChardevSource, ChardevTarget, ChardevType, Controller, Devices,
-    Disk, DiskBus, DiskCache, DiskDevice, DiskDriver, DiskIo, DiskSource, DiskTarget, DiskType,
-    DriveAddress, Graphics, GraphicsListen, GraphicsType, Hostdev, HostdevSource, Input, InputType,
-    Interface, InterfaceSource, InterfaceType, MacAddr, Memballoon, OtherDevice, OtherDeviceKind,
-    PciAddress, Rng, RngBackend, SourceHost, Tpm, TpmBackend, TpmBackendType, UsbAddress, Video,
-    VideoModel, VirtioSerialAddress,
+    Address, Controller, Devices, DriveAddress, Graphics, GraphicsListen, GraphicsType, Hostdev,
+    HostdevSource, Input, InputType, Memballoon, OtherDevice, OtherDeviceKind, PciAddress, Rng,
+    RngBackend, Tpm, TpmBackend, TpmBackendType, UsbAddress, Video, VideoModel,
+    VirtioSerialAddress,
 };
 
 pub(super) fn parse_devices(mut e: Elem<'_, '_>) -> PResult<Devices> {
     let emulator = e.child_text("emulator")?;
-    let disks = each(&mut e, "disk", disk_of)?;
+    let disks = each(&mut e, "disk", disk::disk_of)?;
     let controllers = each(&mut e, "controller", controller_of)?;
-    let interfaces = each(&mut e, "interface", interface_of)?;
-    let serials = each(&mut e, "serial", chardev_of)?;
-    let consoles = each(&mut e, "console", chardev_of)?;
-    let channels = each(&mut e, "channel", chardev_of)?;
+    let interfaces = each(&mut e, "interface", net::interface_of)?;
+    let serials = each(&mut e, "serial", chardev::chardev_of)?;
+    let consoles = each(&mut e, "console", chardev::chardev_of)?;
+    let channels = each(&mut e, "channel", chardev::chardev_of)?;
     let inputs = each(&mut e, "input", input_of)?;
     let tpms = each(&mut e, "tpm", tpm_of)?;
     let graphics = each(&mut e, "graphics", graphics_of)?;
@@ -68,13 +66,13 @@ fn each<T>(
 }
 
 /// `<boot order=…/>`, `<alias name=…/>` and `<address>`, common to most devices.
-struct DeviceInfo {
-    boot_order: Option<u32>,
-    alias: Option<String>,
-    address: Option<Address>,
+pub(super) struct DeviceInfo {
+    pub(super) boot_order: Option<u32>,
+    pub(super) alias: Option<String>,
+    pub(super) address: Option<Address>,
 }
 
-fn device_info(e: &mut Elem<'_, '_>) -> PResult<DeviceInfo> {
+pub(super) fn device_info(e: &mut Elem<'_, '_>) -> PResult<DeviceInfo> {
     let boot_order = match e.child("boot")? {
         None => None,
         Some(mut boot) => {
@@ -108,7 +106,11 @@ fn device_info(e: &mut Elem<'_, '_>) -> PResult<DeviceInfo> {
     })
 }
 
-fn bounded<T: TryFrom<u64>>(e: &mut Elem<'_, '_>, name: &str, max: u64) -> PResult<Option<T>> {
+pub(super) fn bounded<T: TryFrom<u64>>(
+    e: &mut Elem<'_, '_>,
+    name: &str,
+    max: u64,
+) -> PResult<Option<T>> {
     e.attr_with(name, |v| {
         parse_uint(v)
             .filter(|n| *n <= max)
@@ -167,201 +169,6 @@ fn address_of(mut e: Elem<'_, '_>) -> PResult<Address> {
     Ok(address)
 }
 
-fn disk_type(value: &str) -> Option<DiskType> {
-    match value {
-        "file" => Some(DiskType::File),
-        "block" => Some(DiskType::Block),
-        "dir" => Some(DiskType::Dir),
-        "network" => Some(DiskType::Network),
-        "volume" => Some(DiskType::Volume),
-        _ => None,
-    }
-}
-
-fn disk_of(mut e: Elem<'_, '_>) -> PResult<Disk> {
-    let kind = match e.attr_with("type", disk_type)? {
-        Some(kind) => kind,
-        None => DiskType::File,
-    };
-    let device = e
-        .attr_with("device", |v| match v {
-            "disk" => Some(DiskDevice::Disk),
-            "cdrom" => Some(DiskDevice::Cdrom),
-            "floppy" => Some(DiskDevice::Floppy),
-            "lun" => Some(DiskDevice::Lun),
-            _ => None,
-        })?
-        .unwrap_or(DiskDevice::Disk);
-    let driver = match e.child("driver")? {
-        None => None,
-        Some(child) => Some(disk_driver_of(child)?),
-    };
-    let source = match e.child("source")? {
-        None => None,
-        Some(child) => Some(disk_source_of(child, kind)?),
-    };
-    let backing_store = backing_store_of(&mut e)?;
-    let target = {
-        let mut child = e.req_child("target")?;
-        let dev = child.req_attr("dev")?.to_owned();
-        let bus = child.attr_with("bus", |v| match v {
-            "ide" => Some(DiskBus::Ide),
-            "fdc" => Some(DiskBus::Fdc),
-            "scsi" => Some(DiskBus::Scsi),
-            "virtio" => Some(DiskBus::Virtio),
-            "usb" => Some(DiskBus::Usb),
-            "sata" => Some(DiskBus::Sata),
-            "sd" => Some(DiskBus::Sd),
-            _ => None,
-        })?;
-        let tray = child.attr_string("tray")?;
-        let removable = child.attr_with("removable", on_off)?;
-        DiskTarget {
-            dev,
-            bus,
-            tray,
-            removable,
-            extra: child.finish()?,
-        }
-    };
-    let readonly = e.flag("readonly")?;
-    let shareable = e.flag("shareable")?;
-    let transient = e.flag("transient")?;
-    let serial = e.child_text("serial")?;
-    let wwn = e.child_text("wwn")?;
-    let info = device_info(&mut e)?;
-    Ok(Disk {
-        kind,
-        device,
-        driver,
-        source,
-        backing_store,
-        target,
-        readonly,
-        shareable,
-        transient,
-        serial,
-        wwn,
-        boot_order: info.boot_order,
-        alias: info.alias,
-        address: info.address,
-        extra: e.finish()?,
-    })
-}
-
-fn disk_driver_of(mut e: Elem<'_, '_>) -> PResult<DiskDriver> {
-    Ok(DiskDriver {
-        name: e.attr_string("name")?,
-        format: e.attr_string("type")?,
-        cache: e.attr_with("cache", |v| match v {
-            "default" => Some(DiskCache::Default),
-            "none" => Some(DiskCache::None),
-            "writethrough" => Some(DiskCache::Writethrough),
-            "writeback" => Some(DiskCache::Writeback),
-            "directsync" => Some(DiskCache::Directsync),
-            "unsafe" => Some(DiskCache::Unsafe),
-            _ => None,
-        })?,
-        io: e.attr_with("io", |v| match v {
-            "threads" => Some(DiskIo::Threads),
-            "native" => Some(DiskIo::Native),
-            "io_uring" => Some(DiskIo::IoUring),
-            _ => None,
-        })?,
-        discard: e.attr_string("discard")?,
-        detect_zeroes: e.attr_string("detect_zeroes")?,
-        extra: e.finish()?,
-    })
-}
-
-/// The attribute that holds a disk source's host path, by disk type.
-pub(crate) fn source_path_attribute(kind: DiskType) -> Option<&'static str> {
-    match kind {
-        DiskType::File => Some("file"),
-        DiskType::Block => Some("dev"),
-        DiskType::Dir => Some("dir"),
-        DiskType::Network | DiskType::Volume => None,
-    }
-}
-
-fn disk_source_of(mut e: Elem<'_, '_>, kind: DiskType) -> PResult<DiskSource> {
-    let path = match source_path_attribute(kind) {
-        Some(attribute) => e.attr_string(attribute)?,
-        None => None,
-    };
-    let (protocol, name) = if kind == DiskType::Network {
-        (e.attr_string("protocol")?, e.attr_string("name")?)
-    } else {
-        (None, None)
-    };
-    let (pool, volume) = if kind == DiskType::Volume {
-        (e.attr_string("pool")?, e.attr_string("volume")?)
-    } else {
-        (None, None)
-    };
-    let startup_policy = e.attr_string("startupPolicy")?;
-    let mut hosts = Vec::new();
-    for mut host in e.children("host")? {
-        hosts.push(SourceHost {
-            name: host.attr_string("name")?,
-            port: host.attr_string("port")?,
-            transport: host.attr_string("transport")?,
-            socket: host.attr_string("socket")?,
-        });
-        host.finish()?;
-    }
-    let seclabels = parse_device_seclabels(&mut e)?;
-    Ok(DiskSource {
-        path,
-        protocol,
-        name,
-        pool,
-        volume,
-        startup_policy,
-        hosts,
-        seclabels,
-        extra: e.finish()?,
-    })
-}
-
-/// The `<backingStore>` child of a disk or layer. Recursion depth is bounded by the depth check
-/// done before parsing.
-fn backing_store_of(e: &mut Elem<'_, '_>) -> PResult<Option<BackingStore>> {
-    let Some(mut child) = e.child("backingStore")? else {
-        return Ok(None);
-    };
-    let Some(kind) = child.attr_with("type", disk_type)? else {
-        // `<backingStore/>` marks the end of a chain libvirt has probed; nothing follows.
-        child.finish()?;
-        return Ok(None);
-    };
-    let format = match child.child("format")? {
-        None => None,
-        Some(mut format) => {
-            let value = format.req_attr("type")?.to_owned();
-            format.finish()?;
-            Some(value)
-        }
-    };
-    let source = match child.child("source")? {
-        Some(source) => disk_source_of(source, kind)?,
-        None => {
-            return Err(child.error(ParseErrorKind::MissingElement {
-                element: "source".to_owned(),
-                parent: "backingStore".to_owned(),
-            }))
-        }
-    };
-    let backing_store = backing_store_of(&mut child)?.map(Box::new);
-    Ok(Some(BackingStore {
-        kind,
-        format,
-        source,
-        backing_store,
-        extra: child.finish()?,
-    }))
-}
-
 fn controller_of(mut e: Elem<'_, '_>) -> PResult<Controller> {
     let kind = e.req_attr("type")?.to_owned();
     let index = e.attr_parse("index")?.unwrap_or(0);
@@ -385,71 +192,12 @@ fn controller_of(mut e: Elem<'_, '_>) -> PResult<Controller> {
     })
 }
 
-fn interface_of(mut e: Elem<'_, '_>) -> PResult<Interface> {
-    let kind = match e.req_attr("type")? {
-        "network" => InterfaceType::Network,
-        "bridge" => InterfaceType::Bridge,
-        "user" => InterfaceType::User,
-        "ethernet" => InterfaceType::Ethernet,
-        "direct" => InterfaceType::Direct,
-        other => return Err(e.invalid_attr("type", other)),
-    };
-    let mac = match e.child("mac")? {
-        None => None,
-        Some(mut child) => {
-            let value = child.req_attr("address")?;
-            let mac = value
-                .parse::<MacAddr>()
-                .map_err(|_| child.invalid_attr("address", value))?;
-            child.finish()?;
-            Some(mac)
-        }
-    };
-    let source = match e.child("source")? {
-        None => None,
-        Some(mut child) => Some(InterfaceSource {
-            network: child.attr_string("network")?,
-            portgroup: child.attr_string("portgroup")?,
-            bridge: child.attr_string("bridge")?,
-            dev: child.attr_string("dev")?,
-            mode: child.attr_string("mode")?,
-            extra: child.finish()?,
-        }),
-    };
-    let target_dev = single_attr(&mut e, "target", "dev")?;
-    let model = single_attr(&mut e, "model", "type")?;
-    let driver = raw_child(&mut e, "driver")?;
-    let link_state = single_attr(&mut e, "link", "state")?;
-    let mtu = match e.child("mtu")? {
-        None => None,
-        Some(mut child) => {
-            let size = match child.attr_parse("size")? {
-                Some(size) => size,
-                None => child.req_attr("size").map(|_| 0)?,
-            };
-            child.finish()?;
-            Some(size)
-        }
-    };
-    let info = device_info(&mut e)?;
-    Ok(Interface {
-        kind,
-        mac,
-        source,
-        target_dev,
-        model,
-        driver,
-        link_state,
-        mtu,
-        boot_order: info.boot_order,
-        alias: info.alias,
-        address: info.address,
-        extra: e.finish()?,
-    })
-}
-
 /// The required attribute `attribute` of the optional child `element` (`<model type=…/>`).
-fn single_attr(e: &mut Elem<'_, '_>, element: &str, attribute: &str) -> PResult<Option<String>> {
+pub(super) fn single_attr(
+    e: &mut Elem<'_, '_>,
+    element: &str,
+    attribute: &str,
+) -> PResult<Option<String>> {
     match e.child(element)? {
         None => Ok(None),
         Some(mut child) => {
@@ -458,80 +206,6 @@ fn single_attr(e: &mut Elem<'_, '_>, element: &str, attribute: &str) -> PResult<
             Ok(Some(value))
         }
     }
-}
-
-fn chardev_of(mut e: Elem<'_, '_>) -> PResult<Chardev> {
-    let kind = match e.attr("type")?.unwrap_or("pty") {
-        "pty" => ChardevType::Pty,
-        "file" => ChardevType::File,
-        "unix" => ChardevType::Unix,
-        "pipe" => ChardevType::Pipe,
-        "dev" => ChardevType::Dev,
-        "tcp" => ChardevType::Tcp,
-        "udp" => ChardevType::Udp,
-        "null" => ChardevType::Null,
-        "vc" => ChardevType::Vc,
-        "stdio" => ChardevType::Stdio,
-        "spicevmc" => ChardevType::Spicevmc,
-        "spiceport" => ChardevType::Spiceport,
-        "qemu-vdagent" => ChardevType::QemuVdagent,
-        other => return Err(e.invalid_attr("type", other)),
-    };
-    let tty = e.attr_string("tty")?;
-    let mut sources = Vec::new();
-    for mut child in e.children("source")? {
-        let mode = child.attr_string("mode")?;
-        let path = child.attr_string("path")?;
-        let host = child.attr_string("host")?;
-        let service = child.attr_string("service")?;
-        let append = child.attr_with("append", on_off)?;
-        let channel = child.attr_string("channel")?;
-        let seclabels = parse_device_seclabels(&mut child)?;
-        sources.push(ChardevSource {
-            mode,
-            path,
-            host,
-            service,
-            append,
-            channel,
-            seclabels,
-            extra: child.finish()?,
-        });
-    }
-    let protocol = single_attr(&mut e, "protocol", "type")?;
-    let log = match e.child("log")? {
-        None => None,
-        Some(mut child) => {
-            let file = child.req_attr("file")?.to_owned();
-            let append = child.attr_with("append", on_off)?;
-            child.finish()?;
-            Some((file, append))
-        }
-    };
-    let target = match e.child("target")? {
-        None => None,
-        Some(mut child) => Some(ChardevTarget {
-            kind: child.attr_string("type")?,
-            port: child.attr_parse("port")?,
-            name: child.attr_string("name")?,
-            state: child.attr_string("state")?,
-            address: child.attr_string("address")?,
-            model: single_attr(&mut child, "model", "name")?,
-            extra: child.finish()?,
-        }),
-    };
-    let info = device_info(&mut e)?;
-    Ok(Chardev {
-        kind,
-        tty,
-        sources,
-        protocol,
-        log,
-        target,
-        alias: info.alias,
-        address: info.address,
-        extra: e.finish()?,
-    })
 }
 
 fn input_of(mut e: Elem<'_, '_>) -> PResult<Input> {

@@ -12,11 +12,14 @@
 //! Every error carries the line and column (1-based) and the path of the element or attribute,
 //! such as `/domain/devices/disk[2]/driver/@cache`.
 
+mod chardev;
 mod devices;
+mod disk;
 mod domain;
+mod net;
 mod seclabel;
 
-pub(crate) use devices::source_path_attribute;
+pub(crate) use disk::source_path_attribute;
 
 use std::fmt;
 use std::str::FromStr;
