@@ -1,0 +1,480 @@
+//! The daemon's configuration: TOML whose option names follow libvirtd.conf and qemu.conf.
+//!
+//! Two stages: the text is parsed into a TOML table (syntax errors carry line and column), then
+//! [`Config::from_table`] checks every option and reports all problems at once. Values are taken
+//! the way libvirtd.conf writes them, so a simple libvirtd.conf parses as it is: booleans as `0`/`1`
+//! or `true`/`false`, socket permissions as octal strings (`"0770"`) or integers. libvirtd.conf
+//! options that Moat does not act on are accepted and listed as ignored; any other name is an
+//! error, so a typo never silently weakens a security setting.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Longest configuration file read, in bytes.
+pub const CONFIG_MAX_LEN: u64 = 1024 * 1024;
+
+/// How clients on a socket authenticate (`auth_unix_rw`, `auth_unix_ro`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// The socket's permissions are the only check.
+    None,
+}
+
+/// An access control driver name (`access_drivers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessDriverName {
+    /// No fine-grained checks: every authenticated client may do everything its socket allows.
+    None,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Group owning both sockets; `None` keeps the daemon's group.
+    pub unix_sock_group: Option<String>,
+    /// Mode of the read-only socket.
+    pub unix_sock_ro_perms: u32,
+    /// Mode of the read-write socket.
+    pub unix_sock_rw_perms: u32,
+    /// Authentication on the read-only socket.
+    pub auth_unix_ro: AuthMode,
+    /// Authentication on the read-write socket.
+    pub auth_unix_rw: AuthMode,
+    /// Access drivers, all of which must allow a call.
+    pub access_drivers: Vec<AccessDriverName>,
+    /// Most clients connected at once, over both sockets.
+    pub max_clients: usize,
+    /// Most requests one client may have outstanding.
+    pub max_client_requests: usize,
+    /// Idle time before the daemon pings a client; `None` never pings (`-1`).
+    pub keepalive_interval: Option<Duration>,
+    /// Unanswered pings before a client is dropped.
+    pub keepalive_count: u32,
+    /// Security drivers (qemu.conf `security_driver`); empty means the host's default.
+    pub security_driver: Vec<String>,
+    /// Guests without a `<seclabel>` are confined (qemu.conf).
+    pub security_default_confined: bool,
+    /// Unconfined guests are refused (qemu.conf).
+    pub security_require_confined: bool,
+    /// The daemon changes ownership of guest resources (qemu.conf).
+    pub dynamic_ownership: bool,
+    /// libvirtd.conf options present in the file that Moat does not act on.
+    pub ignored: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            unix_sock_group: None,
+            unix_sock_ro_perms: 0o777,
+            unix_sock_rw_perms: 0o700,
+            auth_unix_ro: AuthMode::None,
+            auth_unix_rw: AuthMode::None,
+            access_drivers: vec![AccessDriverName::None],
+            max_clients: 5000,
+            max_client_requests: 5,
+            keepalive_interval: Some(Duration::from_secs(5)),
+            keepalive_count: 5,
+            security_driver: Vec::new(),
+            security_default_confined: true,
+            security_require_confined: false,
+            dynamic_ownership: true,
+            ignored: Vec::new(),
+        }
+    }
+}
+
+/// One problem with one option.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("option '{key}': {message}")]
+pub struct OptionProblem {
+    /// The option name.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration file {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is larger than [`CONFIG_MAX_LEN`].
+    #[error("configuration file {path} is larger than {CONFIG_MAX_LEN} bytes")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The text is not TOML.
+    #[error("configuration is not valid TOML")]
+    Syntax(#[source] Box<toml::de::Error>),
+    /// Options with bad values; all of them are listed.
+    #[error("invalid configuration: {}", list(.0))]
+    Invalid(Vec<OptionProblem>),
+}
+
+fn list(problems: &[OptionProblem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// libvirtd.conf/virtqemud.conf/qemu.conf options accepted and ignored.
+const IGNORED: &[&str] = &[
+    "unix_sock_admin_perms",
+    "unix_sock_dir",
+    "listen_addr",
+    "tls_port",
+    "tcp_port",
+    "mdns_adv",
+    "mdns_name",
+    "auth_tcp",
+    "auth_tls",
+    "tcp_min_ssf",
+    "tls_no_sanity_certificate",
+    "sasl_allowed_username_list",
+    "max_queued_clients",
+    "max_anonymous_clients",
+    "min_workers",
+    "max_workers",
+    "prio_workers",
+    "admin_min_workers",
+    "admin_max_workers",
+    "admin_max_clients",
+    "admin_max_queued_clients",
+    "admin_max_client_requests",
+    "admin_keepalive_interval",
+    "admin_keepalive_count",
+    "keepalive_required",
+    "admin_keepalive_required",
+    "log_level",
+    "log_filters",
+    "log_outputs",
+    "audit_level",
+    "audit_logging",
+    "host_uuid",
+    "host_uuid_source",
+    "ovs_timeout",
+];
+
+impl Config {
+    /// Loads a file; `None` gives the embedded defaults.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let read = |source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        };
+        let len = std::fs::metadata(path).map_err(read)?.len();
+        if len > CONFIG_MAX_LEN {
+            return Err(ConfigError::TooLarge {
+                path: path.to_owned(),
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(read)?;
+        Self::parse(&text)
+    }
+
+    /// Parses configuration text.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let table: toml::Table = text.parse().map_err(|e| ConfigError::Syntax(Box::new(e)))?;
+        Self::from_table(&table)
+    }
+
+    /// Checks every option of a parsed table.
+    pub fn from_table(table: &toml::Table) -> Result<Self, ConfigError> {
+        let mut config = Self::default();
+        let mut problems = Vec::new();
+        let values: BTreeMap<&str, &toml::Value> =
+            table.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        for (&key, &value) in &values {
+            let mut problem = |message: String| {
+                problems.push(OptionProblem {
+                    key: key.to_owned(),
+                    message,
+                })
+            };
+            match key {
+                "unix_sock_group" => match value.as_str() {
+                    Some(group) if valid_group_name(group) => {
+                        config.unix_sock_group = Some(group.to_owned())
+                    }
+                    _ => problem("expected a group name".into()),
+                },
+                "unix_sock_ro_perms" => match perms(value) {
+                    Ok(mode) => config.unix_sock_ro_perms = mode,
+                    Err(m) => problem(m),
+                },
+                "unix_sock_rw_perms" => match perms(value) {
+                    Ok(mode) => config.unix_sock_rw_perms = mode,
+                    Err(m) => problem(m),
+                },
+                "auth_unix_ro" => match auth(value) {
+                    Ok(mode) => config.auth_unix_ro = mode,
+                    Err(m) => problem(m),
+                },
+                "auth_unix_rw" => match auth(value) {
+                    Ok(mode) => config.auth_unix_rw = mode,
+                    Err(m) => problem(m),
+                },
+                "access_drivers" => match access_drivers(value) {
+                    Ok(drivers) => config.access_drivers = drivers,
+                    Err(m) => problem(m),
+                },
+                "max_clients" => match count(value, 1, 100_000) {
+                    Ok(n) => config.max_clients = n,
+                    Err(m) => problem(m),
+                },
+                "max_client_requests" => match count(value, 1, 1_000) {
+                    Ok(n) => config.max_client_requests = n,
+                    Err(m) => problem(m),
+                },
+                "keepalive_interval" => match value.as_integer() {
+                    Some(-1) => config.keepalive_interval = None,
+                    Some(secs @ 1..=3600) => {
+                        config.keepalive_interval = Some(Duration::from_secs(secs.unsigned_abs()))
+                    }
+                    _ => problem("expected -1 or seconds from 1 to 3600".into()),
+                },
+                "keepalive_count" => match count(value, 0, 1_000) {
+                    Ok(n) => config.keepalive_count = u32::try_from(n).expect("bounded by 1000"),
+                    Err(m) => problem(m),
+                },
+                "security_driver" => match string_list(value) {
+                    Some(list) => config.security_driver = list,
+                    None => problem("expected a driver name or a list of them".into()),
+                },
+                "security_default_confined" => match boolean(value) {
+                    Some(b) => config.security_default_confined = b,
+                    None => problem("expected 0, 1, true or false".into()),
+                },
+                "security_require_confined" => match boolean(value) {
+                    Some(b) => config.security_require_confined = b,
+                    None => problem("expected 0, 1, true or false".into()),
+                },
+                "dynamic_ownership" => match boolean(value) {
+                    Some(b) => config.dynamic_ownership = b,
+                    None => problem("expected 0, 1, true or false".into()),
+                },
+                "listen_tcp" | "listen_tls" => match boolean(value) {
+                    Some(false) => config.ignored.push(key.to_owned()),
+                    Some(true) => problem(
+                        "network listeners are not supported yet; only the UNIX sockets are".into(),
+                    ),
+                    None => problem("expected 0, 1, true or false".into()),
+                },
+                "tls_no_verify_certificate" => match boolean(value) {
+                    Some(false) => config.ignored.push(key.to_owned()),
+                    _ => problem("certificate verification cannot be turned off".into()),
+                },
+                "key_file"
+                | "cert_file"
+                | "ca_file"
+                | "crl_file"
+                | "tls_allowed_dn_list"
+                | "tls_priority" => config.ignored.push(key.to_owned()),
+                _ if IGNORED.contains(&key) => config.ignored.push(key.to_owned()),
+                _ => problem("unknown option".into()),
+            }
+        }
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+}
+
+fn valid_group_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// Socket permissions: an octal string as libvirtd.conf writes them, or an integer.
+fn perms(value: &toml::Value) -> Result<u32, String> {
+    let mode = match value {
+        toml::Value::String(s) => u32::from_str_radix(s, 8).ok(),
+        toml::Value::Integer(i) => u32::try_from(*i).ok(),
+        _ => None,
+    };
+    match mode {
+        Some(mode) if mode <= 0o777 => Ok(mode),
+        _ => Err("expected an octal mode such as \"0770\" (at most 0777)".into()),
+    }
+}
+
+fn auth(value: &toml::Value) -> Result<AuthMode, String> {
+    match value.as_str() {
+        Some("none") => Ok(AuthMode::None),
+        Some(other @ ("polkit" | "sasl")) => Err(format!(
+            "authentication '{other}' is not supported yet; use \"none\" and socket permissions"
+        )),
+        _ => Err("expected \"none\"".into()),
+    }
+}
+
+fn access_drivers(value: &toml::Value) -> Result<Vec<AccessDriverName>, String> {
+    let names = string_list(value).ok_or("expected a list of driver names")?;
+    if names.is_empty() {
+        return Err("the list is empty; use [\"none\"] for no access control".into());
+    }
+    names
+        .iter()
+        .map(|name| match name.as_str() {
+            "none" => Ok(AccessDriverName::None),
+            other => Err(format!(
+                "access driver '{other}' is not available (available: none)"
+            )),
+        })
+        .collect()
+}
+
+fn count(value: &toml::Value, min: usize, max: usize) -> Result<usize, String> {
+    value
+        .as_integer()
+        .and_then(|i| usize::try_from(i).ok())
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| format!("expected a whole number from {min} to {max}"))
+}
+
+fn boolean(value: &toml::Value) -> Option<bool> {
+    match value {
+        toml::Value::Boolean(b) => Some(*b),
+        toml::Value::Integer(0) => Some(false),
+        toml::Value::Integer(1) => Some(true),
+        _ => None,
+    }
+}
+
+fn string_list(value: &toml::Value) -> Option<Vec<String>> {
+    match value {
+        toml::Value::String(s) => Some(vec![s.clone()]),
+        toml::Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_is_libvirts_defaults() {
+        let config = Config::parse("").unwrap();
+        assert_eq!(config, Config::default());
+        assert_eq!(config.unix_sock_ro_perms, 0o777);
+        assert_eq!(config.unix_sock_rw_perms, 0o700);
+        assert_eq!(config.max_client_requests, 5);
+    }
+
+    #[test]
+    fn a_libvirtd_conf_parses() {
+        let text = r#"
+# libvirtd.conf excerpt
+listen_tls = 0
+listen_tcp = 0
+unix_sock_group = "libvirt"
+unix_sock_ro_perms = "0777"
+unix_sock_rw_perms = "0770"
+auth_unix_ro = "none"
+auth_unix_rw = "none"
+access_drivers = [ "none" ]
+max_clients = 5000
+max_workers = 20
+max_client_requests = 5
+keepalive_interval = 5
+keepalive_count = 5
+log_level = 3
+log_outputs = "3:syslog:libvirtd"
+"#;
+        let config = Config::parse(text).unwrap();
+        assert_eq!(config.unix_sock_group.as_deref(), Some("libvirt"));
+        assert_eq!(config.unix_sock_rw_perms, 0o770);
+        assert!(config.ignored.contains(&"log_outputs".to_owned()));
+        assert!(config.ignored.contains(&"max_workers".to_owned()));
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let text = r#"
+unix_sock_rw_perms = "0999"
+auth_unix_rw = "polkit"
+access_drivers = ["polkit"]
+max_clients = 0
+keepalive_interval = 0
+security_require_confined = "yes"
+listen_tcp = 1
+unix_sock_grup = "libvirt"
+"#;
+        let Err(ConfigError::Invalid(problems)) = Config::parse(text) else {
+            panic!("expected problems");
+        };
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "access_drivers",
+                "auth_unix_rw",
+                "keepalive_interval",
+                "listen_tcp",
+                "max_clients",
+                "security_require_confined",
+                "unix_sock_grup",
+                "unix_sock_rw_perms",
+            ]
+        );
+        let text = problems[7].to_string();
+        assert_eq!(
+            text,
+            "option 'unix_sock_rw_perms': expected an octal mode such as \"0770\" (at most 0777)"
+        );
+        assert_eq!(problems[6].message, "unknown option");
+    }
+
+    #[test]
+    fn syntax_errors_have_a_position() {
+        let err = Config::parse("max_clients = = 3").unwrap_err();
+        let source = std::error::Error::source(&err).unwrap().to_string();
+        assert!(source.contains("line 1"), "{source}");
+    }
+
+    #[test]
+    fn keepalive_can_be_disabled() {
+        let config = Config::parse("keepalive_interval = -1\nkeepalive_count = 0").unwrap();
+        assert_eq!(config.keepalive_interval, None);
+        assert_eq!(config.keepalive_count, 0);
+    }
+
+    #[test]
+    fn missing_and_huge_files_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("none.toml");
+        let err = Config::load(Some(&missing)).unwrap_err();
+        assert!(err.to_string().contains("none.toml"));
+        let big = dir.path().join("big.toml");
+        std::fs::write(&big, vec![b'#'; 2 * 1024 * 1024]).unwrap();
+        assert!(matches!(
+            Config::load(Some(&big)),
+            Err(ConfigError::TooLarge { .. })
+        ));
+    }
+}

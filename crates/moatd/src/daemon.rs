@@ -1,0 +1,246 @@
+//! Start-up and shutdown: directories, configuration, store, sockets, and reload on SIGHUP.
+
+use std::future::Future;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::audit::{AuditError, AuditLog};
+use crate::config::{Config, ConfigError};
+use crate::conn::Shared;
+use crate::driver::node::Emulator;
+use crate::driver::{Driver, DriverError};
+use crate::hostinfo::HostInfo;
+use crate::listen::{self, ListenError};
+use crate::server::{self, Limits, Listeners};
+use crate::store::{DomainStore, StoreError};
+
+/// Name of the read-write socket in the run directory.
+pub const SOCKET_RW: &str = "moat-sock";
+/// Name of the read-only socket in the run directory.
+pub const SOCKET_RO: &str = "moat-sock-ro";
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A directory could not be created.
+    #[error("cannot create directory {path}")]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The state directory is unusable.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The audit log cannot be opened.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    /// The stored definitions cannot be read.
+    #[error("cannot load stored definitions")]
+    Load(#[source] DriverError),
+    /// A socket cannot be set up.
+    #[error(transparent)]
+    Listen(#[from] ListenError),
+}
+
+/// Where the daemon keeps things.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// Sockets (`--run-dir`).
+    pub run_dir: PathBuf,
+    /// Definitions, audit log (`--state-dir`).
+    pub state_dir: PathBuf,
+    /// The configuration file (`--config`); `None` uses the embedded defaults.
+    pub config: Option<PathBuf>,
+}
+
+impl Paths {
+    /// Paths from the command line.
+    pub fn new(run_dir: PathBuf, state_dir: PathBuf, config: Option<PathBuf>) -> Self {
+        Self {
+            run_dir,
+            state_dir,
+            config,
+        }
+    }
+
+    /// The read-write socket.
+    pub fn socket_rw(&self) -> PathBuf {
+        self.run_dir.join(SOCKET_RW)
+    }
+
+    /// The read-only socket.
+    pub fn socket_ro(&self) -> PathBuf {
+        self.run_dir.join(SOCKET_RO)
+    }
+}
+
+/// A started daemon, listening.
+#[derive(Debug)]
+pub struct Daemon {
+    paths: Paths,
+    listeners: Listeners,
+    shared: Arc<Shared>,
+    limits: Arc<Limits>,
+}
+
+fn make_dir(path: &Path, mode: u32) -> Result<(), StartError> {
+    let fail = |source| StartError::Dir {
+        path: path.to_owned(),
+        source,
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(path)
+        .map_err(fail)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(fail)
+}
+
+impl Daemon {
+    /// Reads the configuration and stored definitions and binds the sockets.
+    pub async fn start(paths: Paths) -> Result<Self, StartError> {
+        let config = Config::load(paths.config.as_deref())?;
+        for option in &config.ignored {
+            tracing::info!(
+                option,
+                "configuration option accepted but not used by moatd"
+            );
+        }
+        make_dir(&paths.run_dir, 0o755)?;
+        make_dir(&paths.state_dir, 0o700)?;
+        let store = DomainStore::open(&paths.state_dir)?;
+        let audit = AuditLog::open(&paths.state_dir.join("audit.log"))?;
+        let driver = Driver::new(
+            config.clone(),
+            store,
+            audit,
+            HostInfo::new("/"),
+            paths.state_dir.clone(),
+        );
+        let report = driver.load().map_err(StartError::Load)?;
+        for skipped in &report.skipped {
+            tracing::error!(path = %skipped.path.display(), reason = %skipped.reason,
+                "stored definition skipped (left in place)");
+        }
+        tracing::info!(
+            loaded = report.loaded,
+            skipped = report.skipped.len(),
+            "definitions loaded"
+        );
+        let emulator = Emulator::probe(&std::env::var("PATH").unwrap_or_default());
+        match &emulator.path {
+            Some(path) => tracing::info!(emulator = %path.display(), version = emulator.version),
+            None => tracing::warn!("no QEMU emulator found on PATH"),
+        }
+        let gid = config
+            .unix_sock_group
+            .as_deref()
+            .map(listen::group_id)
+            .transpose()?;
+        let listeners = Listeners {
+            read_write: listen::bind(&paths.socket_rw(), config.unix_sock_rw_perms, gid)?,
+            read_only: listen::bind(&paths.socket_ro(), config.unix_sock_ro_perms, gid)?,
+        };
+        let shared = Arc::new(Shared {
+            driver: Arc::new(driver),
+            emulator,
+            max_client_requests: config.max_client_requests,
+            keepalive_interval: config.keepalive_interval,
+            keepalive_count: config.keepalive_count,
+        });
+        let limits = Arc::new(Limits {
+            max_clients: config.max_clients.into(),
+        });
+        tracing::info!(socket = %paths.socket_rw().display(), "moatd listening");
+        Ok(Self {
+            paths,
+            listeners,
+            shared,
+            limits,
+        })
+    }
+
+    /// The driver, for in-process use.
+    pub fn driver(&self) -> &Arc<Driver> {
+        &self.shared.driver
+    }
+
+    /// A handle that reloads the configuration (SIGHUP).
+    pub fn reloader(&self) -> Reloader {
+        Reloader {
+            paths: self.paths.clone(),
+            limits: Arc::clone(&self.limits),
+        }
+    }
+
+    /// Serves until `shutdown` resolves, then removes the sockets.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        server::run(
+            self.listeners,
+            self.shared,
+            self.limits,
+            PathBuf::from("/proc"),
+            shutdown,
+        )
+        .await;
+        for socket in [self.paths.socket_rw(), self.paths.socket_ro()] {
+            let _ = std::fs::remove_file(socket);
+        }
+        tracing::info!("moatd stopped");
+    }
+}
+
+/// Re-reads the configuration and applies what can change while running.
+#[derive(Debug, Clone)]
+pub struct Reloader {
+    paths: Paths,
+    limits: Arc<Limits>,
+}
+
+impl Reloader {
+    /// Applies socket modes and group and `max_clients`; other options take effect at the next
+    /// start. A bad configuration is reported and the running one kept.
+    pub fn reload(&self) {
+        let config = match Config::load(self.paths.config.as_deref()) {
+            Ok(config) => config,
+            Err(err) => {
+                tracing::error!(err = %crate::errors::chain(&err),
+                    "configuration reload failed; keeping the running configuration");
+                return;
+            }
+        };
+        let gid = match config
+            .unix_sock_group
+            .as_deref()
+            .map(listen::group_id)
+            .transpose()
+        {
+            Ok(gid) => gid,
+            Err(err) => {
+                tracing::error!(%err, "configuration reload failed; keeping the running configuration");
+                return;
+            }
+        };
+        for (path, mode) in [
+            (self.paths.socket_rw(), config.unix_sock_rw_perms),
+            (self.paths.socket_ro(), config.unix_sock_ro_perms),
+        ] {
+            if let Err(err) = listen::apply_mode(&path, mode, gid) {
+                tracing::error!(err = %crate::errors::chain(&err), "cannot apply socket mode");
+            }
+        }
+        self.limits
+            .max_clients
+            .store(config.max_clients, Ordering::Relaxed);
+        tracing::info!("configuration reloaded (socket modes, group, max_clients)");
+    }
+}

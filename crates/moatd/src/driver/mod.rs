@@ -1,0 +1,155 @@
+//! The hypervisor side of the daemon: what each API call does to the guests and the host,
+//! independent of the wire protocol.
+//!
+//! [`Driver`] owns the [`Registry`](crate::registry::Registry) (behind a lock), the
+//! [`DomainStore`], the audit log and the host facts. Operations take and return plain Moat types;
+//! [`crate::dispatch`] translates to and from libvirt's payloads, and [`crate::errors`] maps
+//! [`DriverError`] to libvirt's error codes.
+
+pub mod domain;
+pub mod node;
+
+use std::path::PathBuf;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use tokio::sync::broadcast;
+
+use crate::audit::AuditLog;
+use crate::config::Config;
+use crate::hostinfo::HostInfo;
+use crate::registry::{Registry, RegistryError};
+use crate::store::{DomainStore, StoreError};
+
+pub use domain::{DomainLookup, DomainSummary, ListFilter};
+
+/// Why an operation failed; the RPC edge turns each into a libvirt error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DriverError {
+    /// No guest matches.
+    #[error("no domain with matching {what}")]
+    NoDomain {
+        /// What was looked for (`name 'x'`, `uuid …`, `id 3`).
+        what: String,
+    },
+    /// The XML does not parse.
+    #[error("invalid domain XML")]
+    Xml(#[source] domxml::ParseError),
+    /// The XML parses but is not a valid definition.
+    #[error("invalid domain definition")]
+    Invalid(#[source] domxml::ValidateErrors),
+    /// The definition clashes with another guest.
+    #[error(transparent)]
+    Conflict(#[from] RegistryError),
+    /// The definition could not be stored; nothing changed.
+    #[error("cannot store the definition")]
+    Store(#[from] StoreError),
+    /// Flags the call does not support.
+    #[error("unsupported flags ({flags:#x}) in function {function}")]
+    UnsupportedFlags {
+        /// The unsupported bits.
+        flags: u32,
+        /// The API function.
+        function: &'static str,
+    },
+    /// The operation is not valid in the guest's current state.
+    #[error("{0}")]
+    OperationInvalid(String),
+    /// An argument is out of range.
+    #[error("{0}")]
+    InvalidArg(String),
+}
+
+/// The daemon's state and everything that acts on it.
+#[derive(Debug)]
+pub struct Driver {
+    registry: RwLock<Registry>,
+    store: DomainStore,
+    audit: AuditLog,
+    host: HostInfo,
+    config: Config,
+    state_dir: PathBuf,
+    events: broadcast::Sender<LifecycleEvent>,
+}
+
+/// Events kept for a slow subscriber before it starts missing some.
+const EVENT_BACKLOG: usize = 1024;
+
+/// A guest lifecycle event (`VIR_DOMAIN_EVENT_*` numbers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LifecycleEvent {
+    /// The guest, as it is at the time of the event.
+    pub domain: DomainSummary,
+    /// `virDomainEventType`: 0 defined, 1 undefined, 2 started, 3 suspended, 4 resumed,
+    /// 5 stopped.
+    pub event: i32,
+    /// The type's detail (0 added / 1 updated for defined, 0 removed for undefined, …).
+    pub detail: i32,
+}
+
+impl Driver {
+    /// A driver over an opened store; call [`Driver::load`] to read the stored definitions.
+    pub fn new(
+        config: Config,
+        store: DomainStore,
+        audit: AuditLog,
+        host: HostInfo,
+        state_dir: PathBuf,
+    ) -> Self {
+        Self {
+            registry: RwLock::new(Registry::new()),
+            store,
+            audit,
+            host,
+            config,
+            state_dir,
+            events: broadcast::channel(EVENT_BACKLOG).0,
+        }
+    }
+
+    /// Lifecycle events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<LifecycleEvent> {
+        self.events.subscribe()
+    }
+
+    fn emit(&self, domain: DomainSummary, event: i32, detail: i32) {
+        // No subscriber is not an error.
+        let _ = self.events.send(LifecycleEvent {
+            domain,
+            event,
+            detail,
+        });
+    }
+
+    /// The configuration the driver runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The state directory.
+    pub fn state_dir(&self) -> &std::path::Path {
+        &self.state_dir
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// Host facts.
+    pub fn host(&self) -> &HostInfo {
+        &self.host
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Registry> {
+        // A panic while holding the lock leaves the registry as consistent as each single
+        // mutation is; keep serving rather than poison every later call.
+        self.registry.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Registry> {
+        self.registry
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}

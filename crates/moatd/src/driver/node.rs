@@ -1,0 +1,186 @@
+//! Host-level calls: version, hostname, node info, capabilities, sysinfo, security model.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::Driver;
+use crate::hostinfo::{escape, NodeInfo};
+
+/// The libvirt version whose protocol Moat speaks (9.0.0), reported as the library version.
+pub const LIBVIRT_COMPAT_VERSION: u64 = 9_000_000;
+
+/// The QEMU emulator found at start-up.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Emulator {
+    /// Path of `qemu-system-<arch>`, if installed.
+    pub path: Option<PathBuf>,
+    /// Its version as major·10⁶ + minor·10³ + micro; 0 when unknown.
+    pub version: u64,
+    /// Machine types it reports (`-machine help`), first the default.
+    pub machines: Vec<String>,
+}
+
+impl Emulator {
+    /// Looks for `qemu-system-<arch>` on `search_path` and asks it its version and machines.
+    pub fn probe(search_path: &str) -> Self {
+        let binary = format!("qemu-system-{}", std::env::consts::ARCH);
+        let Some(path) = search_path
+            .split(':')
+            .map(|dir| Path::new(dir).join(&binary))
+            .find(|p| p.is_file())
+        else {
+            return Self::default();
+        };
+        let run = |arg: &[&str]| {
+            Command::new(&path)
+                .args(arg)
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        };
+        let version = run(&["--version"]).map_or(0, |text| parse_qemu_version(&text));
+        let machines = run(&["-machine", "help"]).map_or_else(Vec::new, |t| parse_machines(&t));
+        Self {
+            path: Some(path),
+            version,
+            machines,
+        }
+    }
+}
+
+/// `QEMU emulator version 7.2.22 (Debian …)` → 7002022.
+fn parse_qemu_version(text: &str) -> u64 {
+    let Some(rest) = text.split("version ").nth(1) else {
+        return 0;
+    };
+    let numbers: Vec<u64> = rest
+        .split(|c: char| !c.is_ascii_digit() && c != '.')
+        .next()
+        .unwrap_or_default()
+        .split('.')
+        .map(|n| n.parse().unwrap_or(0))
+        .collect();
+    match numbers.as_slice() {
+        [major, minor, micro, ..] => major * 1_000_000 + minor * 1_000 + micro,
+        [major, minor] => major * 1_000_000 + minor * 1_000,
+        _ => 0,
+    }
+}
+
+/// Machine names from `-machine help`, the one marked `(default)` first.
+fn parse_machines(text: &str) -> Vec<String> {
+    let mut machines = Vec::new();
+    for line in text.lines().skip(1) {
+        let Some(name) = line.split_whitespace().next() else {
+            continue;
+        };
+        if line.contains("(default)") {
+            machines.insert(0, name.to_owned());
+        } else {
+            machines.push(name.to_owned());
+        }
+    }
+    machines
+}
+
+impl Driver {
+    /// The node's hardware facts.
+    pub fn node_info(&self) -> NodeInfo {
+        self.host.node_info()
+    }
+
+    /// libvirt's capabilities XML for this host.
+    pub fn capabilities(&self, emulator: &Emulator) -> String {
+        let info = self.host.node_info();
+        let arch = std::env::consts::ARCH;
+        let mut out = String::from("<capabilities>\n\n  <host>\n");
+        if let Some(uuid) = self.host.host_uuid() {
+            let _ = writeln!(out, "    <uuid>{uuid}</uuid>");
+        }
+        let _ = writeln!(out, "    <cpu>\n      <arch>{arch}</arch>");
+        let _ = writeln!(
+            out,
+            "      <topology sockets='{}' dies='1' cores='{}' threads='{}'/>\n    </cpu>",
+            info.sockets, info.cores, info.threads
+        );
+        out.push_str("    <power_management/>\n    <iommu support='no'/>\n");
+        let _ = writeln!(
+            out,
+            "    <topology>\n      <cells num='1'>\n        <cell id='0'>\n          \
+             <memory unit='KiB'>{}</memory>\n          <cpus num='{}'/>\n        </cell>\n      \
+             </cells>\n    </topology>",
+            info.memory_kib, info.cpus
+        );
+        out.push_str("  </host>\n\n");
+        if let Some(path) = &emulator.path {
+            let _ = writeln!(
+                out,
+                "  <guest>\n    <os_type>hvm</os_type>\n    <arch name='{arch}'>\n      \
+                 <wordsize>64</wordsize>\n      <emulator>{}</emulator>",
+                escape(&path.to_string_lossy())
+            );
+            for machine in &emulator.machines {
+                let _ = writeln!(out, "      <machine>{}</machine>", escape(machine));
+            }
+            out.push_str("      <domain type='qemu'/>\n");
+            if self.host.has_kvm() {
+                out.push_str("      <domain type='kvm'/>\n");
+            }
+            out.push_str("    </arch>\n  </guest>\n\n");
+        }
+        out.push_str("</capabilities>\n");
+        out
+    }
+
+    /// The host's SMBIOS data.
+    pub fn sysinfo(&self) -> String {
+        self.host.sysinfo_xml()
+    }
+
+    /// The host name.
+    pub fn hostname(&self) -> String {
+        self.host.hostname()
+    }
+
+    /// Free memory in bytes (`MemAvailable`).
+    pub fn free_memory(&self) -> u64 {
+        std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix("MemAvailable:"))
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .and_then(|n| n.parse::<u64>().ok())
+            })
+            .unwrap_or(0)
+            * 1024
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qemu_versions_parse() {
+        assert_eq!(
+            parse_qemu_version("QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u17)\n"),
+            7_002_022
+        );
+        assert_eq!(
+            parse_qemu_version("QEMU emulator version 10.0.2\n"),
+            10_000_002
+        );
+        assert_eq!(parse_qemu_version("nonsense"), 0);
+    }
+
+    #[test]
+    fn machines_parse_default_first() {
+        let text = "Supported machines are:\npc-i440fx-7.2  Standard PC\n\
+                    q35  Standard PC (Q35 + ICH9, 2009) (alias of pc-q35-7.2)\n\
+                    pc   Standard PC (i440FX + PIIX, 1996) (alias of pc-i440fx-7.2) (default)\n";
+        assert_eq!(parse_machines(text), ["pc", "pc-i440fx-7.2", "q35"]);
+    }
+}

@@ -1,0 +1,209 @@
+//! A real moatd on temporary directories, and the real clients that talk to it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A moatd process on its own run and state directories; killed on drop.
+pub struct TestDaemon {
+    pub dir: tempfile::TempDir,
+    pub child: Option<Child>,
+    pub config: Option<PathBuf>,
+}
+
+impl TestDaemon {
+    /// Starts moatd with the embedded defaults.
+    pub fn start() -> Self {
+        Self::start_with_config(None)
+    }
+
+    /// Starts moatd with a configuration file holding `config`.
+    pub fn start_with_config(config: Option<&str>) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = config.map(|text| {
+            let path = dir.path().join("moatd.toml");
+            std::fs::write(&path, text).expect("write config");
+            path
+        });
+        let mut daemon = Self {
+            dir,
+            child: None,
+            config,
+        };
+        daemon.spawn();
+        daemon
+    }
+
+    pub fn run_dir(&self) -> PathBuf {
+        self.dir.path().join("run")
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.run_dir().join("moat-sock")
+    }
+
+    pub fn socket_ro(&self) -> PathBuf {
+        self.run_dir().join("moat-sock-ro")
+    }
+
+    pub fn uri(&self) -> String {
+        format!("qemu+unix:///system?socket={}", self.socket().display())
+    }
+
+    pub fn uri_ro_socket(&self) -> String {
+        format!("qemu+unix:///system?socket={}", self.socket_ro().display())
+    }
+
+    /// Starts (or restarts) the process and waits until it answers.
+    pub fn spawn(&mut self) {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_moatd"));
+        cmd.arg("--run-dir")
+            .arg(self.run_dir())
+            .arg("--state-dir")
+            .arg(self.state_dir())
+            .env("MOAT_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        if let Some(config) = &self.config {
+            cmd.arg("--config").arg(config);
+        }
+        let child = cmd.spawn().expect("spawn moatd");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::os::unix::net::UnixStream::connect(self.socket()).is_err() {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("moatd exited during start-up: {status}");
+            }
+            assert!(Instant::now() < deadline, "moatd did not start listening");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the process with SIGKILL.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    }
+
+    /// Runs virsh against the read-write socket.
+    pub fn virsh(&self, args: &[&str]) -> Output {
+        virsh(&self.uri(), false, args)
+    }
+
+    /// Runs `virsh -r` (client-side read-only) against the read-write socket.
+    pub fn virsh_ro(&self, args: &[&str]) -> Output {
+        virsh(&self.uri(), true, args)
+    }
+
+    /// Runs /usr/bin/python3 with `script`; `URI` and `URI_RO` are set in its environment.
+    pub fn python(&self, script: &str) -> Output {
+        Command::new("/usr/bin/python3")
+            .arg("-c")
+            .arg(script)
+            .env("URI", self.uri())
+            .env("URI_RO", self.uri_ro_socket())
+            .output()
+            .expect("run /usr/bin/python3 (python3-libvirt is installed by scripts/test.sh)")
+    }
+
+    /// The definition files in the state directory.
+    pub fn stored_definitions(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.state_dir().join("domains"))
+            .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.extension().is_some_and(|e| e == "xml"));
+        files.sort();
+        files
+    }
+}
+
+impl Drop for TestDaemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn virsh(uri: &str, read_only: bool, args: &[&str]) -> Output {
+    let mut cmd = Command::new("virsh");
+    if read_only {
+        cmd.arg("-r");
+    }
+    cmd.arg("-q")
+        .arg("-c")
+        .arg(uri)
+        .args(args)
+        .env("LC_ALL", "C")
+        .output()
+        .expect("run virsh (libvirt-clients is installed by scripts/test.sh)")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts success and returns stdout.
+#[track_caller]
+pub fn ok(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "command failed: {}\nstdout: {}\nstderr: {}",
+        output.status,
+        stdout(&output),
+        stderr(&output)
+    );
+    stdout(&output)
+}
+
+/// Asserts failure and returns stderr.
+#[track_caller]
+pub fn fails(output: Output) -> String {
+    assert!(
+        !output.status.success(),
+        "command unexpectedly succeeded\nstdout: {}",
+        stdout(&output)
+    );
+    stderr(&output)
+}
+
+/// A small guest definition.
+pub fn domain_xml(name: &str, uuid: &str) -> String {
+    format!(
+        "<domain type='kvm'>\n  <name>{name}</name>\n  <uuid>{uuid}</uuid>\n  \
+         <memory unit='MiB'>256</memory>\n  <vcpu>2</vcpu>\n  \
+         <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>\n  \
+         <devices>\n    <disk type='file' device='disk'>\n      \
+         <driver name='qemu' type='qcow2'/>\n      \
+         <source file='/var/lib/moat/images/{name}.qcow2'/>\n      \
+         <target dev='vda' bus='virtio'/>\n    </disk>\n    \
+         <graphics type='vnc' port='-1' passwd='s3cret'/>\n  </devices>\n</domain>\n"
+    )
+}
+
+/// Writes `text` to a file in `dir` and returns its path.
+pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write file");
+    path
+}
