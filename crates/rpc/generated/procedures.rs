@@ -503,6 +503,7 @@ procedure_table! {
         DomainHasManagedSaveImage(DomainHasManagedSaveImageArgs => DomainHasManagedSaveImageRet);
         DomainSnapshotNum(DomainSnapshotNumArgs => DomainSnapshotNumRet);
         DomainCreateWithFlags(DomainCreateWithFlagsArgs => DomainCreateWithFlagsRet);
+        DomainGetMemoryParameters(DomainGetMemoryParametersArgs => DomainGetMemoryParametersRet);
         DomainGetVcpusFlags(DomainGetVcpusFlagsArgs => DomainGetVcpusFlagsRet);
         DomainIsUpdated(DomainIsUpdatedArgs => DomainIsUpdatedRet);
         ConnectGetSysinfo(ConnectGetSysinfoArgs => ConnectGetSysinfoRet);

@@ -10,11 +10,10 @@
 //! `char<>` arrays (4 bytes per byte) that libvirtd sends with their trailing
 //! NUL.
 
-use crate::types::Uuid;
 use crate::types::{
-    AuthType, NonnullDomain, AUTH_SASL_DATA_MAX, AUTH_TYPE_LIST_MAX, CPUMAPS_MAX, DOMAIN_LIST_MAX,
-    DOMAIN_MESSAGES_MAX, SECURITY_DOI_MAX, SECURITY_LABEL_LIST_MAX, SECURITY_LABEL_MAX,
-    SECURITY_MODEL_MAX, VCPUINFO_MAX,
+    AuthType, NonnullDomain, TypedParam, Uuid, AUTH_SASL_DATA_MAX, AUTH_TYPE_LIST_MAX, CPUMAPS_MAX,
+    DOMAIN_LIST_MAX, DOMAIN_MEMORY_PARAMETERS_MAX, DOMAIN_MESSAGES_MAX, SECURITY_DOI_MAX,
+    SECURITY_LABEL_LIST_MAX, SECURITY_LABEL_MAX, SECURITY_MODEL_MAX, VCPUINFO_MAX,
 };
 use crate::xdr::{FixedChars, VarArray, VarChars, VarOpaque};
 use crate::xdr_struct;
@@ -567,6 +566,31 @@ xdr_struct! {
     pub struct DomainGetMessagesRet("remote_domain_get_messages_ret") {
         /// Messages (tainting, deprecations).
         pub msgs: Vec<String> [VarArray(DOMAIN_MESSAGES_MAX)],
+    }
+}
+
+xdr_struct! {
+    /// `remote_domain_get_memory_parameters_args`. Clients call twice: with
+    /// `nparams` 0 to learn the count, then with that count.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct DomainGetMemoryParametersArgs("remote_domain_get_memory_parameters_args") {
+        /// The domain.
+        pub dom: NonnullDomain,
+        /// Parameters the caller can take (0: only count them).
+        pub nparams: i32,
+        /// `VIR_DOMAIN_AFFECT_*`, `VIR_TYPED_PARAM_STRING_OKAY` (4).
+        pub flags: u32,
+    }
+}
+
+xdr_struct! {
+    /// `remote_domain_get_memory_parameters_ret`.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct DomainGetMemoryParametersRet("remote_domain_get_memory_parameters_ret") {
+        /// The parameters (empty when the call's `nparams` was 0).
+        pub params: Vec<TypedParam> [VarArray(DOMAIN_MEMORY_PARAMETERS_MAX)],
+        /// How many parameters there are.
+        pub nparams: i32,
     }
 }
 

@@ -29,6 +29,8 @@ pub const SECURITY_LABEL_MAX: u32 = 4097;
 pub const SECURITY_DOI_MAX: u32 = 257;
 /// `REMOTE_DOMAIN_MESSAGES_MAX`.
 pub const DOMAIN_MESSAGES_MAX: u32 = 2048;
+/// `REMOTE_DOMAIN_MEMORY_PARAMETERS_MAX`.
+pub const DOMAIN_MEMORY_PARAMETERS_MAX: u32 = 16;
 /// `VIR_UUID_BUFLEN`.
 pub const UUID_BUFLEN: usize = 16;
 
@@ -127,6 +129,95 @@ xdr_enum! {
         Sasl = 1,
         /// `REMOTE_AUTH_POLKIT`.
         Polkit = 2,
+    }
+}
+
+/// `remote_typed_param_value`: a union switched on `int type`
+/// (`VIR_TYPED_PARAM_*`); on the wire the type word, then the arm.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypedParamValue {
+    /// 1 `VIR_TYPED_PARAM_INT`: `int i`.
+    Int(i32),
+    /// 2 `VIR_TYPED_PARAM_UINT`: `unsigned int ui`.
+    UInt(u32),
+    /// 3 `VIR_TYPED_PARAM_LLONG`: `hyper l`.
+    LLong(i64),
+    /// 4 `VIR_TYPED_PARAM_ULLONG`: `unsigned hyper ul`.
+    ULLong(u64),
+    /// 5 `VIR_TYPED_PARAM_DOUBLE`: `double d`.
+    Double(f64),
+    /// 6 `VIR_TYPED_PARAM_BOOLEAN`: `int b` (any non-zero is true).
+    Boolean(bool),
+    /// 7 `VIR_TYPED_PARAM_STRING`: `remote_nonnull_string s`. Only sent to
+    /// clients that set `VIR_TYPED_PARAM_STRING_OKAY` in the call's flags.
+    String(String),
+}
+
+impl XdrEncode for TypedParamValue {
+    fn encode(&self, enc: &mut Encoder) -> Result<(), XdrError> {
+        match self {
+            Self::Int(v) => {
+                enc.put_i32(1);
+                enc.put_i32(*v);
+            }
+            Self::UInt(v) => {
+                enc.put_i32(2);
+                enc.put_u32(*v);
+            }
+            Self::LLong(v) => {
+                enc.put_i32(3);
+                enc.put_i64(*v);
+            }
+            Self::ULLong(v) => {
+                enc.put_i32(4);
+                enc.put_u64(*v);
+            }
+            Self::Double(v) => {
+                enc.put_i32(5);
+                enc.put_f64(*v);
+            }
+            Self::Boolean(v) => {
+                enc.put_i32(6);
+                enc.put_i32(i32::from(*v));
+            }
+            Self::String(v) => {
+                enc.put_i32(7);
+                v.encode(enc)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl XdrDecode for TypedParamValue {
+    fn decode(dec: &mut Decoder<'_>) -> Result<Self, XdrError> {
+        Ok(match dec.i32()? {
+            1 => Self::Int(dec.i32()?),
+            2 => Self::UInt(dec.u32()?),
+            3 => Self::LLong(dec.i64()?),
+            4 => Self::ULLong(dec.u64()?),
+            5 => Self::Double(dec.f64()?),
+            6 => Self::Boolean(dec.i32()? != 0),
+            7 => Self::String(String::decode(dec)?),
+            value => {
+                return Err(XdrError::InvalidEnum {
+                    name: "remote_typed_param_value",
+                    value,
+                })
+            }
+        })
+    }
+}
+
+xdr_struct! {
+    /// `remote_typed_param`: a named value (`VIR_TYPED_PARAM_FIELD_LENGTH`
+    /// is 80: libvirt refuses field names of 80 bytes or more).
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct TypedParam("remote_typed_param") {
+        /// Parameter name, e.g. `hard_limit`.
+        pub field: String,
+        /// Its value.
+        pub value: TypedParamValue,
     }
 }
 
@@ -350,6 +441,33 @@ mod tests {
         assert_eq!((err.int1, err.int2), (-1, -1));
         assert!(err.is_no_support());
         assert!(!RemoteError::new(error_code::RPC, 7, "authentication required").is_no_support());
+    }
+
+    #[test]
+    fn typed_param_layout_matches_the_memtune_observation() {
+        // `0000000a "hard_limit"+pad 00000004 001fffffffffffff`
+        let param = TypedParam {
+            field: "hard_limit".into(),
+            value: TypedParamValue::ULLong(0x001f_ffff_ffff_ffff),
+        };
+        let bytes = to_bytes(&param).unwrap();
+        let mut want = vec![0, 0, 0, 10];
+        want.extend_from_slice(b"hard_limit\0\0");
+        want.extend_from_slice(&[0, 0, 0, 4, 0, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(bytes, want);
+        assert_eq!(from_bytes::<TypedParam>(&bytes).unwrap(), param);
+    }
+
+    #[test]
+    fn typed_param_unknown_type_is_rejected() {
+        let mut bytes = to_bytes(&TypedParam {
+            field: "x".into(),
+            value: TypedParamValue::Int(1),
+        })
+        .unwrap();
+        bytes[11] = 9;
+        let err = from_bytes::<TypedParam>(&bytes).unwrap_err();
+        assert_eq!(err.path(), "remote_typed_param.value");
     }
 
     #[test]
