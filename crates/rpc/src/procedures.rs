@@ -195,6 +195,26 @@ mod tests {
         assert_eq!(rows, RemoteProcedure::ALL.len());
     }
 
+    /// The typed section must match procedure-types.tsv (regenerate after
+    /// editing it).
+    #[test]
+    fn typed_procedures_match_the_types_tsv() {
+        let tsv = include_str!("../generated/procedure-types.tsv");
+        let mut names: Vec<&str> = tsv
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .skip(1)
+            .filter_map(|l| l.split('\t').next())
+            .collect();
+        names.sort_unstable();
+        let mut typed: Vec<&str> = RemoteProcedure::TYPED
+            .iter()
+            .map(|p| p.short_name())
+            .collect();
+        typed.sort_unstable();
+        assert_eq!(names, typed);
+    }
+
     #[test]
     fn only_auth_procedures_are_allowed_before_auth() {
         let allowed: Vec<i32> = RemoteProcedure::ALL

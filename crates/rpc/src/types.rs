@@ -458,6 +458,36 @@ mod tests {
         assert_eq!(from_bytes::<TypedParam>(&bytes).unwrap(), param);
     }
 
+    fn typed_value() -> impl proptest::strategy::Strategy<Value = TypedParamValue> {
+        use proptest::prelude::*;
+        prop_oneof![
+            any::<i32>().prop_map(TypedParamValue::Int),
+            any::<u32>().prop_map(TypedParamValue::UInt),
+            any::<i64>().prop_map(TypedParamValue::LLong),
+            any::<u64>().prop_map(TypedParamValue::ULLong),
+            proptest::num::f64::NORMAL.prop_map(TypedParamValue::Double),
+            any::<bool>().prop_map(TypedParamValue::Boolean),
+            ".{0,20}".prop_map(TypedParamValue::String),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn typed_params_round_trip(field in "[a-z_]{1,79}", value in typed_value()) {
+            let param = TypedParam { field, value };
+            let bytes = to_bytes(&param).unwrap();
+            proptest::prop_assert_eq!(from_bytes::<TypedParam>(&bytes).unwrap(), param);
+        }
+
+        #[test]
+        fn nonnull_domains_round_trip(name in ".{0,40}", uuid: [u8; 16], id: i32) {
+            let dom = NonnullDomain { name, uuid: Uuid(uuid), id };
+            let bytes = to_bytes(&dom).unwrap();
+            proptest::prop_assert_eq!(bytes.len() % 4, 0);
+            proptest::prop_assert_eq!(from_bytes::<NonnullDomain>(&bytes).unwrap(), dom);
+        }
+    }
+
     #[test]
     fn typed_param_unknown_type_is_rejected() {
         let mut bytes = to_bytes(&TypedParam {
