@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 
-ensure_packages "${BUILD_PACKAGES[@]}"
+# Real clients for the end-to-end tests: virsh and python-libvirt (run with /usr/bin/python3).
+ensure_packages "${BUILD_PACKAGES[@]}" libvirt-clients python3-libvirt
 ensure_rust
 
 step() { echo; echo "==> $*"; }
