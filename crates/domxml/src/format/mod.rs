@@ -38,11 +38,11 @@ pub fn format(domain: &Domain, options: &FormatOptions) -> String {
         },
         |w| {
             w.text_element("name", |_| {}, &domain.name);
-            w.text_element("uuid", |_| {}, &domain.uuid.to_string());
+            w.text_element("uuid", |_| {}, domain.uuid);
             match domain.genid {
                 None => {}
                 Some(Genid::Auto) => w.empty("genid", |_| {}),
-                Some(Genid::Fixed(uuid)) => w.text_element("genid", |_| {}, &uuid.to_string()),
+                Some(Genid::Fixed(uuid)) => w.text_element("genid", |_| {}, uuid),
             }
             w.opt_text("title", domain.title.as_deref());
             w.opt_text("description", domain.description.as_deref());
@@ -55,7 +55,7 @@ pub fn format(domain: &Domain, options: &FormatOptions) -> String {
                     |a| {
                         a.opt("slots", max.slots).attr("unit", "KiB");
                     },
-                    &max.size.kib.to_string(),
+                    max.size.kib,
                 );
             }
             memory(w, "memory", domain.memory);
@@ -83,7 +83,7 @@ pub fn format(domain: &Domain, options: &FormatOptions) -> String {
             }
             vcpu(w, &domain.vcpu);
             if let Some(count) = domain.iothreads {
-                w.text_element("iothreads", |_| {}, &count.to_string());
+                w.text_element("iothreads", |_| {}, count);
             }
             if let Some(cputune) = &domain.cputune {
                 w.element(
@@ -92,9 +92,9 @@ pub fn format(domain: &Domain, options: &FormatOptions) -> String {
                         a.extra(&cputune.extra);
                     },
                     |w| {
-                        w.opt_text("shares", cputune.shares.map(|v| v.to_string()).as_deref());
-                        w.opt_text("period", cputune.period.map(|v| v.to_string()).as_deref());
-                        w.opt_text("quota", cputune.quota.map(|v| v.to_string()).as_deref());
+                        w.opt_text("shares", cputune.shares);
+                        w.opt_text("period", cputune.period);
+                        w.opt_text("quota", cputune.quota);
                         for pin in &cputune.vcpupins {
                             w.empty("vcpupin", |a| {
                                 a.attr("vcpu", pin.vcpu).attr("cpuset", &pin.cpuset);
@@ -159,7 +159,7 @@ fn memory(w: &mut Writer, name: &str, size: MemorySize) {
         |a| {
             a.attr("unit", "KiB");
         },
-        &size.kib.to_string(),
+        size.kib,
     );
 }
 
@@ -182,7 +182,7 @@ fn vcpu(w: &mut Writer, vcpu: &Vcpu) {
                 .opt("current", vcpu.current)
                 .extra(&vcpu.extra);
         },
-        &vcpu.count.to_string(),
+        vcpu.count,
     );
 }
 

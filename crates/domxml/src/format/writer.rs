@@ -18,9 +18,16 @@ pub(crate) struct Attrs<'w> {
 impl Attrs<'_> {
     /// `name='value'`.
     pub(crate) fn attr(&mut self, name: &str, value: impl Display) -> &mut Self {
-        let value = value.to_string();
-        let _ = write!(self.out, " {name}='");
-        escape_into(self.out, &value, true);
+        self.out.push(' ');
+        self.out.push_str(name);
+        self.out.push_str("='");
+        let _ = write!(
+            Escaper {
+                out: self.out,
+                attribute: true,
+            },
+            "{value}"
+        );
         self.out.push('\'');
         self
     }
@@ -96,19 +103,27 @@ impl Writer {
         &mut self,
         name: &str,
         attrs: impl FnOnce(&mut Attrs<'_>),
-        text: &str,
+        text: impl Display,
     ) {
         self.indent();
         self.out.push('<');
         self.out.push_str(name);
         attrs(&mut Attrs { out: &mut self.out });
         self.out.push('>');
-        escape_into(&mut self.out, text, false);
-        let _ = writeln!(self.out, "</{name}>");
+        let _ = write!(
+            Escaper {
+                out: &mut self.out,
+                attribute: false,
+            },
+            "{text}"
+        );
+        self.out.push_str("</");
+        self.out.push_str(name);
+        self.out.push_str(">\n");
     }
 
     /// `<name>text</name>` when there is a text.
-    pub(crate) fn opt_text(&mut self, name: &str, text: Option<&str>) {
+    pub(crate) fn opt_text(&mut self, name: &str, text: Option<impl Display>) {
         if let Some(text) = text {
             self.text_element(name, |_| {}, text);
         }
@@ -146,9 +161,27 @@ impl Writer {
     }
 }
 
-/// Escapes text for XML. In attributes, quotes and the whitespace characters that attribute
-/// normalisation would turn into spaces are escaped too, so values survive a round trip.
+/// Escapes what is written through it: text for XML, and in attributes also quotes and the
+/// whitespace characters that attribute normalisation would turn into spaces, so values survive
+/// a round trip.
+struct Escaper<'s> {
+    out: &'s mut String,
+    attribute: bool,
+}
+
+impl std::fmt::Write for Escaper<'_> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        escape_into(self.out, text, self.attribute);
+        Ok(())
+    }
+}
+
 fn escape_into(out: &mut String, text: &str, attribute: bool) {
+    let plain = |c: char| !matches!(c, '&' | '<' | '>' | '\r' | '\'' | '"' | '\n' | '\t');
+    if text.chars().all(plain) {
+        out.push_str(text);
+        return;
+    }
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),

@@ -285,7 +285,7 @@ pub fn parse(xml: &str, options: &ParseOptions) -> Result<Domain, ParseError> {
             ParseErrorKind::WrongRoot(root.tag_name().name().to_owned()),
         ));
     }
-    domain::parse_domain(Elem::new(&ctx, root, "/domain".to_owned())?)
+    domain::parse_domain(Elem::new(&ctx, root)?)
 }
 
 /// Line and column (both from 1, columns in characters) of a byte offset.
@@ -341,41 +341,103 @@ impl Ctx<'_, '_> {
 }
 
 /// One element being read. It remembers which attributes and children were used, so that
-/// [`Elem::finish`] can collect the rest.
+/// [`Elem::finish`] can collect the rest. Paths for messages are computed only when an error is
+/// reported, so reading a valid document allocates nothing here.
 pub(crate) struct Elem<'a, 'input> {
     ctx: &'a Ctx<'a, 'input>,
     node: Node<'a, 'input>,
-    path: String,
-    used_attributes: Vec<bool>,
-    children: Vec<Node<'a, 'input>>,
-    used_children: Vec<bool>,
+    used_attributes: Marks,
+    used_children: Marks,
+    /// Child elements with their local names (`None` for namespaced ones), built on first use.
+    kids: Option<Vec<(Option<&'input str>, Node<'a, 'input>)>>,
     skip_namespaces: bool,
 }
 
+/// A set of small indices: a bit mask, with a vector for indices past 63.
+#[derive(Default)]
+struct Marks {
+    low: u64,
+    high: Vec<bool>,
+}
+
+impl Marks {
+    fn set(&mut self, index: usize) {
+        if index < 64 {
+            self.low |= 1 << index;
+        } else {
+            let index = index - 64;
+            if self.high.len() <= index {
+                self.high.resize(index + 1, false);
+            }
+            self.high[index] = true;
+        }
+    }
+
+    fn get(&self, index: usize) -> bool {
+        if index < 64 {
+            self.low >> index & 1 == 1
+        } else {
+            self.high.get(index - 64).copied().unwrap_or(false)
+        }
+    }
+}
+
+/// The element's name as written, with its prefix.
+fn qualified_name<'input>(node: Node<'_, 'input>) -> &'input str {
+    let text = &node.document().input_text()[node.range()];
+    text.trim_start_matches('<')
+        .split(|c: char| c.is_whitespace() || c == '>' || c == '/')
+        .next()
+        .unwrap_or_default()
+}
+
+/// The path of an element: names from the root, with a 1-based index where the parent has
+/// several children of that name (`/domain/devices/disk[2]/source`).
+fn node_path(node: Node<'_, '_>) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(node);
+    while let Some(element) = current.filter(Node::is_element) {
+        let name = qualified_name(element);
+        let same = |n: &Node<'_, '_>| n.is_element() && qualified_name(*n) == name;
+        let part = match element.parent() {
+            Some(parent) if parent.children().filter(same).count() > 1 => {
+                let position = element.prev_siblings().filter(same).count();
+                format!("{name}[{position}]")
+            }
+            _ => name.to_owned(),
+        };
+        parts.push(part);
+        current = element.parent();
+    }
+    parts.reverse();
+    format!("/{}", parts.join("/"))
+}
+
 impl<'a, 'input> Elem<'a, 'input> {
-    fn new(ctx: &'a Ctx<'a, 'input>, node: Node<'a, 'input>, path: String) -> PResult<Self> {
+    fn new(ctx: &'a Ctx<'a, 'input>, node: Node<'a, 'input>) -> PResult<Self> {
         let limits = &ctx.options.limits;
-        let attribute_count = node.attributes().len();
-        if attribute_count > limits.max_attributes {
+        if node.attributes().len() > limits.max_attributes {
             return Err(ctx.error_at(
                 node.range().start,
-                path,
+                node_path(node),
                 ParseErrorKind::TooManyAttributes {
                     element: node.tag_name().name().to_owned(),
                     limit: limits.max_attributes,
                 },
             ));
         }
-        let children: Vec<_> = node.children().filter(Node::is_element).collect();
         Ok(Elem {
             ctx,
             node,
-            path,
-            used_attributes: vec![false; attribute_count],
-            used_children: vec![false; children.len()],
-            children,
+            used_attributes: Marks::default(),
+            used_children: Marks::default(),
+            kids: None,
             skip_namespaces: false,
         })
+    }
+
+    fn element_children(&self) -> impl Iterator<Item = Node<'a, 'input>> {
+        self.node.children().filter(Node::is_element)
     }
 
     /// The element's local name.
@@ -387,14 +449,14 @@ impl<'a, 'input> Elem<'a, 'input> {
         self.ctx.options
     }
 
-    pub(crate) fn path(&self) -> &str {
-        &self.path
+    pub(crate) fn path(&self) -> String {
+        node_path(self.node)
     }
 
     /// An error positioned at this element.
     pub(crate) fn error(&self, kind: ParseErrorKind) -> ParseError {
         self.ctx
-            .error_at(self.node.range().start, self.path.clone(), kind)
+            .error_at(self.node.range().start, self.path(), kind)
     }
 
     /// An error positioned at one of this element's attributes (or the element if absent).
@@ -403,7 +465,7 @@ impl<'a, 'input> Elem<'a, 'input> {
             .find_attribute(attribute)
             .map_or(self.node.range().start, |(_, attr)| attr.range().start);
         self.ctx
-            .error_at(offset, format!("{}/@{attribute}", self.path), kind)
+            .error_at(offset, format!("{}/@{attribute}", self.path()), kind)
     }
 
     fn find_attribute(&self, name: &str) -> Option<(usize, roxmltree::Attribute<'a, 'input>)> {
@@ -418,7 +480,7 @@ impl<'a, 'input> Elem<'a, 'input> {
         let Some((index, attr)) = self.find_attribute(name) else {
             return Ok(None);
         };
-        self.used_attributes[index] = true;
+        self.used_attributes.set(index);
         let value = attr.value();
         self.check_len(name, value)?;
         Ok(Some(value))
@@ -514,31 +576,37 @@ impl<'a, 'input> Elem<'a, 'input> {
 
     /// All child elements called `name`, marked used.
     pub(crate) fn children(&mut self, name: &str) -> PResult<Vec<Elem<'a, 'input>>> {
-        let indices: Vec<usize> = (0..self.children.len())
-            .filter(|&i| is_plain(self.children[i], name))
-            .collect();
+        let kids = self.kids.get_or_insert_with(|| {
+            self.node
+                .children()
+                .filter(Node::is_element)
+                .map(|child| {
+                    let tag = child.tag_name();
+                    (tag.namespace().is_none().then(|| tag.name()), child)
+                })
+                .collect()
+        });
+        let mut found: Vec<(usize, Node<'a, 'input>)> = Vec::new();
+        for (index, (kid_name, child)) in kids.iter().enumerate() {
+            if *kid_name == Some(name) {
+                found.push((index, *child));
+            }
+        }
         let limit = self.ctx.options.limits.max_list_len;
-        if indices.len() > limit {
-            let offset = self.children[indices[limit]].range().start;
+        if let Some((_, extra)) = found.get(limit) {
             return Err(self.ctx.error_at(
-                offset,
-                format!("{}/{name}", self.path),
+                extra.range().start,
+                format!("{}/{name}", self.path()),
                 ParseErrorKind::TooManyElements {
                     element: name.to_owned(),
                     limit,
                 },
             ));
         }
-        let many = indices.len() > 1;
-        let mut result = Vec::with_capacity(indices.len());
-        for (n, &i) in indices.iter().enumerate() {
-            self.used_children[i] = true;
-            let path = if many {
-                format!("{}/{name}[{}]", self.path, n + 1)
-            } else {
-                format!("{}/{name}", self.path)
-            };
-            result.push(Elem::new(self.ctx, self.children[i], path)?);
+        let mut result = Vec::with_capacity(found.len());
+        for (index, child) in found {
+            self.used_children.set(index);
+            result.push(Elem::new(self.ctx, child)?);
         }
         Ok(result)
     }
@@ -615,14 +683,14 @@ impl<'a, 'input> Elem<'a, 'input> {
             extra.attributes.push((qname, uri));
         }
         for (index, attr) in self.node.attributes().enumerate() {
-            if self.used_attributes[index] {
+            if self.used_attributes.get(index) {
                 continue;
             }
             let qname = &self.ctx.doc.input_text()[attr.range_qname()];
             if self.ctx.options.strict {
                 return Err(self.ctx.error_at(
                     attr.range().start,
-                    format!("{}/@{qname}", self.path),
+                    format!("{}/@{qname}", self.path()),
                     ParseErrorKind::UnknownAttribute {
                         attribute: qname.to_owned(),
                         element: self.name().to_owned(),
@@ -634,27 +702,21 @@ impl<'a, 'input> Elem<'a, 'input> {
                 .attributes
                 .push((qname.to_owned(), attr.value().to_owned()));
         }
-        for (index, child) in self.children.iter().enumerate() {
-            if self.used_children[index] {
+        for (index, child) in self.element_children().enumerate() {
+            if self.used_children.get(index) {
                 continue;
             }
             if self.ctx.options.strict {
-                let name = self.ctx.doc.input_text()[child.range()]
-                    .trim_start_matches('<')
-                    .split(|c: char| c.is_whitespace() || c == '>' || c == '/')
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned();
                 return Err(self.ctx.error_at(
                     child.range().start,
-                    format!("{}/{name}", self.path),
+                    node_path(child),
                     ParseErrorKind::UnknownElement {
-                        element: name,
+                        element: qualified_name(child).to_owned(),
                         parent: self.name().to_owned(),
                     },
                 ));
             }
-            extra.elements.push(raw_of(*child));
+            extra.elements.push(raw_of(child));
         }
         Ok(extra)
     }
@@ -662,14 +724,18 @@ impl<'a, 'input> Elem<'a, 'input> {
 
 pub(crate) type PResult<T> = Result<T, ParseError>;
 
-fn is_plain(node: Node<'_, '_>, name: &str) -> bool {
-    node.tag_name().name() == name && node.tag_name().namespace().is_none()
-}
-
 /// Prefixed namespace declarations made on `node` itself (not inherited), as `(prefix, uri)`.
 pub(crate) fn declared_namespaces(node: Node<'_, '_>) -> Vec<(String, String)> {
-    let inherited: Vec<(Option<&str>, &str)> = node
-        .parent_element()
+    let parent = node.parent_element();
+    let unchanged = parent.is_some_and(|parent| {
+        node.namespaces()
+            .map(|ns| (ns.name(), ns.uri()))
+            .eq(parent.namespaces().map(|ns| (ns.name(), ns.uri())))
+    });
+    if unchanged {
+        return Vec::new();
+    }
+    let inherited: Vec<(Option<&str>, &str)> = parent
         .map(|parent| {
             parent
                 .namespaces()

@@ -36,7 +36,7 @@ pub(super) fn parse_domain_seclabels(parent: &mut Elem<'_, '_>) -> PResult<Vec<S
             let model = seclabel_rules::model_name(label.model.as_deref());
             return Err(seclabel_error(&e, SeclabelError::DuplicateModel(model)));
         }
-        last = Some((e.node.range().start, e.path().to_owned()));
+        last = Some((e.node.range().start, e.path()));
         e.finish()?;
         labels.push(label);
     }
