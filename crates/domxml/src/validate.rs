@@ -348,31 +348,25 @@ fn check_other_devices(domain: &Domain, errors: &mut Vec<ValidateError>) {
             }
         }
     }
-    let chardevs = [
-        ("serial", &devices.serials),
-        ("console", &devices.consoles),
-        ("channel", &devices.channels),
-    ];
-    for (element, list) in chardevs {
-        for chardev in list {
-            let first = chardev.sources.first();
-            let missing = |what| ValidateError::ChardevSourceMissing {
-                element,
-                kind: chardev.kind.as_str(),
-                what,
-            };
-            // A unix socket without a path gets one from the daemon (guest agent channels).
-            let path_type = matches!(
-                chardev.kind,
-                ChardevType::File | ChardevType::Dev | ChardevType::Pipe
-            );
-            let socket_type = matches!(chardev.kind, ChardevType::Tcp | ChardevType::Udp);
-            if path_type && first.and_then(|s| s.path.as_ref()).is_none() {
-                errors.push(missing("path"));
-            }
-            if socket_type && !chardev.sources.iter().any(|s| s.service.is_some()) {
-                errors.push(missing("service"));
-            }
+    for (role, chardev) in devices.chardevs() {
+        let element = role.as_str();
+        let first = chardev.sources.first();
+        let missing = |what| ValidateError::ChardevSourceMissing {
+            element,
+            kind: chardev.kind.as_str(),
+            what,
+        };
+        // A unix socket without a path gets one from the daemon (guest agent channels).
+        let path_type = matches!(
+            chardev.kind,
+            ChardevType::File | ChardevType::Dev | ChardevType::Pipe
+        );
+        let socket_type = matches!(chardev.kind, ChardevType::Tcp | ChardevType::Udp);
+        if path_type && first.and_then(|s| s.path.as_ref()).is_none() {
+            errors.push(missing("path"));
+        }
+        if socket_type && !chardev.sources.iter().any(|s| s.service.is_some()) {
+            errors.push(missing("service"));
         }
     }
     for hostdev in &devices.hostdevs {
@@ -422,17 +416,9 @@ fn check_seclabels(domain: &Domain, options: &ValidateOptions, errors: &mut Vec<
             );
         }
     }
-    let devices = &domain.devices;
-    let chardevs = [
-        ("serial", &devices.serials),
-        ("console", &devices.consoles),
-        ("channel", &devices.channels),
-    ];
-    for (element, list) in chardevs {
-        for chardev in list {
-            for source in &chardev.sources {
-                check_device(format!("<{element}> <source>"), &source.seclabels);
-            }
+    for (role, chardev) in domain.devices.chardevs() {
+        for source in &chardev.sources {
+            check_device(format!("<{}> <source>", role.as_str()), &source.seclabels);
         }
     }
 }

@@ -289,7 +289,19 @@ mod tests {
         let skip = &disks.devices.disks[1].source.as_ref().unwrap().seclabels[0];
         assert!(!skip.relabel);
 
+        assert_eq!(
+            source.seclabel("dac").and_then(|l| l.label.as_deref()),
+            Some("qemu:qemu")
+        );
+        assert!(source.seclabel("landlock").is_none());
+
         let (_, chardevs) = read("17-seclabel-chardev-override.xml");
+        let roles: Vec<_> = chardevs
+            .devices
+            .chardevs()
+            .map(|(role, chardev)| (role.as_str(), chardev.kind.as_str()))
+            .collect();
+        assert_eq!(roles, [("serial", "file"), ("channel", "unix")]);
         let serial = &chardevs.devices.serials[0].sources[0].seclabels[0];
         assert_eq!(
             serial.label.as_deref(),

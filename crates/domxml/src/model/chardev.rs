@@ -103,6 +103,28 @@ impl Chardev {
     }
 }
 
+/// Which element a [`Chardev`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChardevRole {
+    /// `<serial>`.
+    Serial,
+    /// `<console>`.
+    Console,
+    /// `<channel>`.
+    Channel,
+}
+
+impl ChardevRole {
+    /// The element name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChardevRole::Serial => "serial",
+            ChardevRole::Console => "console",
+            ChardevRole::Channel => "channel",
+        }
+    }
+}
+
 /// `<source path=… mode=… host=… service=…>` with optional per-device `<seclabel>`s.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ChardevSource {
@@ -122,6 +144,15 @@ pub struct ChardevSource {
     pub seclabels: Vec<DeviceSeclabel>,
     /// What was not understood.
     pub extra: Extra,
+}
+
+impl ChardevSource {
+    /// The per-device override for a security model, if any.
+    pub fn seclabel(&self, model: &str) -> Option<&DeviceSeclabel> {
+        self.seclabels
+            .iter()
+            .find(|label| label.model.as_deref() == Some(model))
+    }
 }
 
 /// `<target type=… port=… name=… state=…>` with an optional `<model name=…/>`.

@@ -39,6 +39,18 @@ pub struct Devices {
     pub extra: Extra,
 }
 
+impl Devices {
+    /// Every `<serial>`, `<console>` and `<channel>`, in that order, with its role.
+    pub fn chardevs(&self) -> impl Iterator<Item = (super::ChardevRole, &Chardev)> {
+        let tag = |role| move |chardev| (role, chardev);
+        self.serials
+            .iter()
+            .map(tag(super::ChardevRole::Serial))
+            .chain(self.consoles.iter().map(tag(super::ChardevRole::Console)))
+            .chain(self.channels.iter().map(tag(super::ChardevRole::Channel)))
+    }
+}
+
 /// A `<controller type=… index=… model=…>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Controller {

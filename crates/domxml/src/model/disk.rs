@@ -202,6 +202,15 @@ pub struct DiskSource {
     pub extra: Extra,
 }
 
+impl DiskSource {
+    /// The per-device override for a security model, if any.
+    pub fn seclabel(&self, model: &str) -> Option<&DeviceSeclabel> {
+        self.seclabels
+            .iter()
+            .find(|label| label.model.as_deref() == Some(model))
+    }
+}
+
 /// `<host name='…' port='…' transport='…' socket='…'/>`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SourceHost {

@@ -15,7 +15,7 @@ mod os;
 mod seclabel;
 
 pub use address::{Address, DriveAddress, PciAddress, UsbAddress, VirtioSerialAddress};
-pub use chardev::{Chardev, ChardevSource, ChardevTarget, ChardevType};
+pub use chardev::{Chardev, ChardevRole, ChardevSource, ChardevTarget, ChardevType};
 pub use devices::{
     Controller, Devices, Graphics, GraphicsListen, GraphicsType, Hostdev, HostdevSource, Input,
     InputType, Memballoon, OtherDevice, OtherDeviceKind, Rng, RngBackend, Tpm, TpmBackend,
