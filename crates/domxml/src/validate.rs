@@ -422,3 +422,104 @@ fn check_seclabels(domain: &Domain, options: &ValidateOptions, errors: &mut Vec<
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DomainType, Seclabel, SeclabelType, Uuid};
+
+    fn domain() -> Domain {
+        Domain::new(DomainType::Kvm, "guest", Uuid::nil(), 1024)
+    }
+
+    fn seclabel(kind: SeclabelType, model: &str, label: Option<&str>) -> Seclabel {
+        let mut seclabel = Seclabel::new(kind, Some(model.to_owned()));
+        seclabel.label = label.map(str::to_owned);
+        seclabel
+    }
+
+    #[test]
+    fn garbage_baselabel_ranges_and_dac_labels_are_accepted() {
+        let mut domain = domain();
+        let mut dynamic = seclabel(SeclabelType::Dynamic, "selinux", None);
+        dynamic.baselabel = Some("system_u:system_r:svirt_t:xxxxxx".to_owned());
+        domain.seclabels = vec![
+            dynamic,
+            seclabel(SeclabelType::Static, "dac", Some("+107:+107")),
+        ];
+        validate(&domain, &ValidateOptions::default()).unwrap();
+    }
+
+    #[test]
+    fn static_labels_must_fit_their_model() {
+        let mut domain = domain();
+        domain.seclabels = vec![
+            seclabel(SeclabelType::Static, "selinux", Some("svirt_t")),
+            seclabel(SeclabelType::Static, "dac", Some("qemu")),
+        ];
+        let errors = validate(&domain, &ValidateOptions::default()).unwrap_err();
+        assert_eq!(errors.0.len(), 2, "{errors}");
+        assert!(matches!(
+            &errors.0[0],
+            ValidateError::Seclabel {
+                source: SeclabelError::InvalidContext { .. },
+                ..
+            }
+        ));
+        assert_eq!(
+            errors.0[1].to_string(),
+            "<seclabel>: invalid security label 'qemu' for model dac: expected 'user:group'"
+        );
+    }
+
+    #[test]
+    fn models_built_in_code_get_the_parse_time_rules_too() {
+        let mut domain = domain();
+        let mut dynamic = seclabel(SeclabelType::Dynamic, "selinux", None);
+        dynamic.relabel = false;
+        let mut none = seclabel(SeclabelType::None, "dac", None);
+        none.relabel = true;
+        domain.seclabels = vec![dynamic, none, seclabel(SeclabelType::None, "dac", None)];
+        let message = validate(&domain, &ValidateOptions::default())
+            .unwrap_err()
+            .to_string();
+        for expected in [
+            "seclabel for model dac is already provided",
+            "dynamic label type must use resource relabeling",
+            "resource relabeling is not compatible with 'none' label type",
+        ] {
+            assert!(message.contains(expected), "{message}");
+        }
+        let live = ValidateOptions {
+            live: true,
+            ..ValidateOptions::default()
+        };
+        let mut domain = self::domain();
+        domain.seclabels = vec![seclabel(SeclabelType::Dynamic, "selinux", Some("a:b:c:s0"))];
+        assert_eq!(
+            validate(&domain, &live).unwrap_err().to_string(),
+            "<seclabel>: security imagelabel is missing"
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let mut domain = domain();
+        domain.name = String::new();
+        domain.memory = crate::model::MemorySize::from_kib(0);
+        domain.vcpu.count = 0;
+        let errors = validate(&domain, &ValidateOptions::default()).unwrap_err();
+        assert_eq!(
+            errors.0,
+            [
+                ValidateError::EmptyName,
+                ValidateError::ZeroMemory,
+                ValidateError::CurrentAboveMemory {
+                    current: 1024,
+                    memory: 0
+                },
+                ValidateError::VcpuCount(0),
+            ]
+        );
+    }
+}

@@ -386,3 +386,71 @@ fn seclabel(w: &mut Writer, label: &Seclabel, options: &FormatOptions) {
         },
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Domain, DomainType, Uuid};
+
+    fn formatted(label: Seclabel, options: &FormatOptions) -> String {
+        let mut domain = Domain::new(DomainType::Kvm, "g", Uuid::nil(), 1024);
+        domain.seclabels = vec![label];
+        let text = format(&domain, options);
+        text.lines()
+            .skip_while(|line| !line.contains("<seclabel"))
+            .take_while(|line| !line.starts_with("</domain>"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn label(kind: SeclabelType, relabel: bool) -> Seclabel {
+        let mut label = Seclabel::new(kind, Some("selinux".to_owned()));
+        label.relabel = relabel;
+        label.label = Some("system_u:system_r:svirt_t:s0:c1,c2".to_owned());
+        label.imagelabel = Some("system_u:object_r:svirt_image_t:s0:c1,c2".to_owned());
+        label.baselabel = Some("system_u:system_r:my_svirt_t:s0".to_owned());
+        label
+    }
+
+    #[test]
+    fn seclabel_children_follow_type_and_relabel() {
+        let options = FormatOptions::default();
+        assert_eq!(
+            formatted(label(SeclabelType::Dynamic, true), &options),
+            "  <seclabel type='dynamic' model='selinux' relabel='yes'>\n\
+             \x20   <label>system_u:system_r:svirt_t:s0:c1,c2</label>\n\
+             \x20   <imagelabel>system_u:object_r:svirt_image_t:s0:c1,c2</imagelabel>\n\
+             \x20   <baselabel>system_u:system_r:my_svirt_t:s0</baselabel>\n\
+             \x20 </seclabel>"
+        );
+        assert_eq!(
+            formatted(label(SeclabelType::Static, false), &options),
+            "  <seclabel type='static' model='selinux' relabel='no'>\n\
+             \x20   <label>system_u:system_r:svirt_t:s0:c1,c2</label>\n\
+             \x20 </seclabel>"
+        );
+        assert_eq!(
+            formatted(label(SeclabelType::None, false), &options),
+            "  <seclabel type='none' model='selinux'/>"
+        );
+        let bare = Seclabel::new(SeclabelType::Dynamic, Some("dac".to_owned()));
+        assert_eq!(
+            formatted(bare, &options),
+            "  <seclabel type='dynamic' model='dac' relabel='yes'/>"
+        );
+    }
+
+    #[test]
+    fn migratable_output_drops_implicit_and_model_none_labels() {
+        let migratable = FormatOptions {
+            migratable: true,
+            ..FormatOptions::default()
+        };
+        let mut implicit = Seclabel::new(SeclabelType::Dynamic, Some("dac".to_owned()));
+        implicit.implicit = true;
+        assert_eq!(formatted(implicit.clone(), &migratable), "");
+        assert!(!formatted(implicit, &FormatOptions::default()).is_empty());
+        let none = Seclabel::new(SeclabelType::None, Some("none".to_owned()));
+        assert_eq!(formatted(none, &migratable), "");
+    }
+}
