@@ -216,6 +216,34 @@ fn colour_only_on_a_terminal_or_when_asked() {
     assert!(stdout(&coloured).contains("\x1b[1;31mFAIL"));
 }
 
+/// `script` (util-linux, essential on Debian) runs moat on a pseudo-terminal: auto colours there.
+#[test]
+fn auto_colour_on_a_terminal() {
+    let dir = root_with_fstab("LABEL=root / xfs defaults 0 0\n");
+    let command = format!(
+        "{} validate --root {} --only fstab-uuid-not-label",
+        env!("CARGO_BIN_EXE_moat"),
+        path(&dir)
+    );
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run script");
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("\x1b[1;31mFAIL"),
+        "{}",
+        stdout(&output)
+    );
+    let plain = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run script");
+    assert!(!stdout(&plain).contains('\x1b'));
+}
+
 #[test]
 fn domain_xml_files_are_judged() {
     let dir = tempfile::tempdir().unwrap();

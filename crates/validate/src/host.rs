@@ -4,7 +4,6 @@
 
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use crate::guests::Guests;
@@ -281,11 +280,6 @@ impl Host<'_> {
         ];
         dirs.extend(self.settings.image_dirs.iter().cloned());
         dirs
-    }
-
-    /// The real directory that holds the root, for messages.
-    pub fn root_path(&self) -> PathBuf {
-        self.root.base().to_path_buf()
     }
 }
 

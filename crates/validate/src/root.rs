@@ -288,7 +288,7 @@ impl HostRoot {
             let real = self.join(&host);
             let meta = match fs::symlink_metadata(&real) {
                 Ok(meta) => meta,
-                Err(err) if is_absent(&err) || err.raw_os_error() == Some(20) => return Ok(None),
+                Err(err) if is_absent(&err) => return Ok(None),
                 Err(source) => return Err(RootError::Read { path: host, source }),
             };
             if !meta.file_type().is_symlink() {
@@ -348,7 +348,10 @@ fn file_kind(kind: fs::FileType) -> FileKind {
 
 fn is_absent(err: &io::Error) -> bool {
     // ENOTDIR (a path component is a file) and ESRCH (a /proc pid exited) mean "not there" too.
-    err.kind() == io::ErrorKind::NotFound || matches!(err.raw_os_error(), Some(20) | Some(3))
+    let code = err.raw_os_error();
+    err.kind() == io::ErrorKind::NotFound
+        || code == Some(rustix::io::Errno::NOTDIR.raw_os_error())
+        || code == Some(rustix::io::Errno::SRCH.raw_os_error())
 }
 
 #[cfg(test)]

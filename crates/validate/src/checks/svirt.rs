@@ -110,9 +110,9 @@ fn running_qemus(host: &Host<'_>) -> Result<Vec<Qemu>, RootError> {
         .collect())
 }
 
-/// Reads `key` from the libvirt-syntax `/etc/libvirt/qemu.conf` or Moat's TOML config.
+/// Confinement settings in libvirt's `/etc/libvirt/qemu.conf` and Moat's TOML config.
 fn qemu_conf_findings(host: &Host<'_>) -> Result<Vec<Finding>, RootError> {
-    let mut findings = Vec::new();
+    let mut findings = moatd_conf_findings(host)?;
     let path = "/etc/libvirt/qemu.conf";
     if let Some(text) = host.root.read(path)? {
         for setting in lvm::parse(&text)
@@ -140,6 +140,52 @@ fn qemu_conf_findings(host: &Host<'_>) -> Result<Vec<Finding>, RootError> {
                 _ => {}
             }
         }
+    }
+    Ok(findings)
+}
+
+/// `security_driver` and `security_default_confined` in `/etc/moat/moatd.toml`.
+fn moatd_conf_findings(host: &Host<'_>) -> Result<Vec<Finding>, RootError> {
+    let path = "/etc/moat/moatd.toml";
+    let Some(text) = host.root.read(path)? else {
+        return Ok(Vec::new());
+    };
+    // A malformed file is reported by access-control-enabled; here it only has no settings.
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return Ok(Vec::new());
+    };
+    let line_of = |key: &str| {
+        text.lines()
+            .position(|line| line.trim_start().starts_with(key))
+            .map_or(Location::file(path), |index| {
+                Location::line(path, index + 1)
+            })
+    };
+    let mut findings = Vec::new();
+    let none_driver = match table.get("security_driver") {
+        Some(toml::Value::String(driver)) => driver == "none",
+        Some(toml::Value::Array(drivers)) => {
+            drivers.iter().all(|driver| driver.as_str() == Some("none"))
+        }
+        _ => false,
+    };
+    if none_driver {
+        findings.push(Finding::at(
+            Status::Fail,
+            "moatd security_driver = \"none\": guests run without confinement",
+            line_of("security_driver"),
+        ));
+    }
+    let unconfined_default = matches!(
+        table.get("security_default_confined"),
+        Some(toml::Value::Boolean(false)) | Some(toml::Value::Integer(0))
+    );
+    if unconfined_default {
+        findings.push(Finding::at(
+            Status::Fail,
+            "moatd security_default_confined is off: guests without a <seclabel> run unconfined",
+            line_of("security_default_confined"),
+        ));
     }
     Ok(findings)
 }
@@ -564,6 +610,19 @@ mod tests {
         fixture.expect(&CONFINED, Status::Pass);
         fixture.file("/etc/libvirt/qemu.conf", "security_driver = \"none\"\n");
         fixture.expect(&CONFINED, Status::Fail);
+        let fixture = Fixture::offline();
+        define(&fixture, "ok", "<seclabel type='dynamic' model='selinux'/>");
+        fixture.file("/etc/moat/moatd.toml", "security_driver = \"dac\"\n");
+        fixture.expect(&CONFINED, Status::Pass);
+        fixture.file(
+            "/etc/moat/moatd.toml",
+            "security_driver = \"none\"\nsecurity_default_confined = false\n",
+        );
+        let result = fixture.expect(&CONFINED, Status::Fail);
+        assert!(result
+            .findings
+            .iter()
+            .any(|finding| finding.location == Some(Location::line("/etc/moat/moatd.toml", 2))));
     }
 
     #[test]
