@@ -373,9 +373,12 @@ async fn handle_call(
             match tokio::task::spawn_blocking(run).await {
                 Ok(result) => result,
                 Err(err) => {
-                    tracing::error!(?err, "call panicked");
-                    drop(permit);
-                    return;
+                    tracing::error!(?err, %procedure, "call panicked");
+                    Err(Failure::remote(RemoteError::new(
+                        rpc::types::error_code::INTERNAL_ERROR,
+                        rpc::types::error_domain::RPC,
+                        format!("internal error: {procedure} failed unexpectedly"),
+                    )))
                 }
             }
         } else {

@@ -85,6 +85,14 @@ impl HostInfo {
         u32::try_from(count).unwrap_or(u32::MAX)
     }
 
+    /// `MemAvailable` in KiB (0 when unreadable).
+    pub fn available_memory_kib(&self) -> u64 {
+        meminfo_field(
+            &self.read("proc/meminfo").unwrap_or_default(),
+            "MemAvailable:",
+        )
+    }
+
     /// Whether `/dev/kvm` exists.
     pub fn has_kvm(&self) -> bool {
         self.root.join("dev/kvm").exists()
@@ -179,9 +187,14 @@ pub fn escape(text: &str) -> String {
 }
 
 fn parse_mem_total(meminfo: &str) -> u64 {
+    meminfo_field(meminfo, "MemTotal:")
+}
+
+/// A `/proc/meminfo` value in KiB.
+fn meminfo_field(meminfo: &str, field: &str) -> u64 {
     meminfo
         .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
@@ -274,7 +287,11 @@ processor\t: 3\nphysical id\t: 0\n";
         std::fs::create_dir_all(root.join("sys/devices/system/node/node1")).unwrap();
         std::fs::create_dir_all(root.join("sys/class/dmi/id")).unwrap();
         std::fs::write(root.join("proc/cpuinfo"), CPUINFO).unwrap();
-        std::fs::write(root.join("proc/meminfo"), "MemTotal:       24576000 kB\n").unwrap();
+        std::fs::write(
+            root.join("proc/meminfo"),
+            "MemTotal:       24576000 kB\nMemFree: 1 kB\nMemAvailable:   20000000 kB\n",
+        )
+        .unwrap();
         std::fs::write(root.join("proc/sys/kernel/hostname"), "kvm-host-1\n").unwrap();
         std::fs::write(root.join("sys/class/dmi/id/sys_vendor"), "QEMU & Co\n").unwrap();
         std::fs::write(
@@ -285,6 +302,7 @@ processor\t: 3\nphysical id\t: 0\n";
         let host = HostInfo::new(root);
         let info = host.node_info();
         assert_eq!(info.memory_kib, 24_576_000);
+        assert_eq!(host.available_memory_kib(), 20_000_000);
         assert_eq!(info.nodes, 2);
         assert_eq!(host.hostname(), "kvm-host-1");
         assert!(!host.has_kvm());

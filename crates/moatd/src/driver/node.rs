@@ -146,16 +146,7 @@ impl Driver {
 
     /// Free memory in bytes (`MemAvailable`).
     pub fn free_memory(&self) -> u64 {
-        std::fs::read_to_string("/proc/meminfo")
-            .ok()
-            .and_then(|text| {
-                text.lines()
-                    .find_map(|l| l.strip_prefix("MemAvailable:"))
-                    .and_then(|rest| rest.split_whitespace().next())
-                    .and_then(|n| n.parse::<u64>().ok())
-            })
-            .unwrap_or(0)
-            * 1024
+        self.host.available_memory_kib() * 1024
     }
 }
 
