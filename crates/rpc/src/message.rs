@@ -91,18 +91,21 @@ impl MessageError {
     /// The `remote_error` to send back for an error that gets a reply:
     /// `VIR_ERR_RPC`/`VIR_FROM_RPC` as libvirtd's payload decoder reports it.
     pub fn to_remote_error(&self) -> RemoteError {
-        let mut text = String::from("Unable to decode message payload");
-        if let Self::DecodePayload { source, .. } = self {
-            let path = source.path();
-            if !path.is_empty() {
-                text.push_str(": ");
-                text.push_str(&path);
+        let text = match self {
+            Self::DecodePayload { source, .. } => {
+                let path = source.path();
+                let at = if path.is_empty() {
+                    String::new()
+                } else {
+                    format!(" at {path}")
+                };
+                format!(
+                    "Unable to decode message payload{at}: {}",
+                    source.root_cause()
+                )
             }
-            text.push_str(": ");
-            text.push_str(&source.root_cause().to_string());
-        } else {
-            text = self.to_string();
-        }
+            other => other.to_string(),
+        };
         RemoteError::new(error_code::RPC, error_domain::RPC, text)
     }
 }
