@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use domxml::model::{Disk, DiskDevice, DiskType};
+use domxml::model::{Disk, DiskDevice, DiskSource, DiskType};
 use domxml::{Domain, ParseOptions};
 
 use crate::check::{error_chain, Finding, Location, Status};
@@ -41,17 +41,90 @@ impl GuestDef {
             .iter()
             .filter(|disk| !disk.readonly && !matches!(disk.device, DiskDevice::Cdrom))
     }
+}
 
-    /// Every block-device source path with its disk, top layers only.
-    pub fn block_sources(&self) -> impl Iterator<Item = (&Disk, &str)> {
-        self.domain.devices.disks.iter().filter_map(|disk| {
-            let source = disk.source.as_ref()?;
-            (disk.kind == DiskType::Block)
-                .then_some(source.path.as_deref())
-                .flatten()
-                .map(|path| (disk, path))
-        })
+/// A libvirt storage pool (`/etc/libvirt/storage/<name>.xml`): where its volumes live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pool {
+    /// `<name>`.
+    pub name: String,
+    /// `type` (`dir`, `fs`, `netfs`, `logical`, `disk`, `iscsi`…).
+    pub kind: String,
+    /// `<target><path>`: the directory of the files, or the `/dev` directory of the devices.
+    pub target: String,
+}
+
+impl Pool {
+    /// Whether the pool's volumes are block devices rather than files.
+    pub fn holds_devices(&self) -> bool {
+        matches!(
+            self.kind.as_str(),
+            "logical" | "disk" | "iscsi" | "iscsi-direct" | "scsi" | "mpath"
+        )
     }
+}
+
+/// Reads the pools defined under `/etc/libvirt/storage`.
+fn pools(root: &HostRoot, errors: &mut Vec<GuestLoadError>) -> Vec<Pool> {
+    let dir = "/etc/libvirt/storage";
+    let mut pools = Vec::new();
+    let entries = match root.list(dir) {
+        Ok(entries) => entries,
+        Err(err) => {
+            errors.push(GuestLoadError {
+                path: dir.to_owned(),
+                message: error_chain(&err),
+            });
+            return pools;
+        }
+    };
+    for entry in entries
+        .into_iter()
+        .filter(|entry| entry.name.ends_with(".xml"))
+    {
+        let text = match root.read(&entry.path) {
+            Ok(Some(text)) => text,
+            Ok(None) => continue,
+            Err(err) => {
+                errors.push(GuestLoadError {
+                    path: entry.path,
+                    message: error_chain(&err),
+                });
+                continue;
+            }
+        };
+        match parse_pool(&text) {
+            Some(pool) => pools.push(pool),
+            None => errors.push(GuestLoadError {
+                path: entry.path,
+                message: "not a storage pool definition with a name and a target path".to_owned(),
+            }),
+        }
+    }
+    pools
+}
+
+fn child_element<'a, 'input>(
+    node: roxmltree::Node<'a, 'input>,
+    name: &str,
+) -> Option<roxmltree::Node<'a, 'input>> {
+    node.children().find(|child| child.has_tag_name(name))
+}
+
+fn parse_pool(text: &str) -> Option<Pool> {
+    let document = roxmltree::Document::parse(text).ok()?;
+    let pool = document.root_element();
+    let child = child_element;
+    (pool.tag_name().name() == "pool").then_some(())?;
+    Some(Pool {
+        name: child(pool, "name")?.text()?.trim().to_owned(),
+        kind: pool.attribute("type")?.to_owned(),
+        target: child(child(pool, "target")?, "path")?
+            .text()?
+            .trim()
+            .trim_end_matches('/')
+            .to_owned(),
+    })
 }
 
 /// A definition that could not be loaded.
@@ -72,6 +145,8 @@ pub struct Guests {
     pub errors: Vec<GuestLoadError>,
     /// The directories or files searched, for a "no guests" message.
     pub searched: Vec<String>,
+    /// libvirt storage pools, to resolve `type='volume'` disks.
+    pub pools: Vec<Pool>,
 }
 
 impl Guests {
@@ -110,6 +185,49 @@ impl Guests {
             }
         }
         guests
+    }
+
+    /// Loads the storage pools under `root`, which `type='volume'` disks refer to.
+    pub fn load_pools(&mut self, root: &HostRoot) {
+        self.pools = pools(root, &mut self.errors);
+    }
+
+    /// Where a disk layer's data is on the host: a file or block device path, with volumes
+    /// resolved through their pool. `None` for network disks and unknown pools.
+    pub fn resolve(&self, kind: DiskType, source: &DiskSource) -> Option<(DiskType, String)> {
+        match kind {
+            DiskType::File | DiskType::Block | DiskType::Dir => {
+                source.path.clone().map(|path| (kind, path))
+            }
+            DiskType::Volume => {
+                let pool = self
+                    .pools
+                    .iter()
+                    .find(|pool| Some(&pool.name) == source.pool.as_ref())?;
+                let volume = source.volume.as_deref()?;
+                let kind = if pool.holds_devices() {
+                    DiskType::Block
+                } else {
+                    DiskType::File
+                };
+                Some((kind, format!("{}/{volume}", pool.target)))
+            }
+            DiskType::Network => None,
+        }
+    }
+
+    /// Every host block device a guest's disks use (top layers), with its disk.
+    pub fn block_sources<'g>(&self, guest: &'g GuestDef) -> Vec<(&'g Disk, String)> {
+        guest
+            .domain
+            .devices
+            .disks
+            .iter()
+            .filter_map(|disk| {
+                let (kind, path) = self.resolve(disk.kind, disk.source.as_ref()?)?;
+                (kind == DiskType::Block).then_some((disk, path))
+            })
+            .collect()
     }
 
     /// Loads exactly the given files (paths on this machine, not under the root).
@@ -159,7 +277,7 @@ impl Guests {
             .map(|err| {
                 Finding::at(
                     Status::Error,
-                    format!("cannot load guest definition: {}", err.message),
+                    format!("cannot load definition: {}", err.message),
                     Location::file(err.path.clone()),
                 )
             })
@@ -199,6 +317,42 @@ mod tests {
         assert_eq!(guests.errors.len(), 1);
         assert_eq!(guests.errors[0].path, "/etc/libvirt/qemu/bad.xml");
         assert_eq!(guests.preamble()[0].status, Status::Error);
+    }
+
+    #[test]
+    fn volumes_resolve_through_their_pools() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("etc/libvirt/storage")).unwrap();
+        fs::write(
+            dir.path().join("etc/libvirt/storage/default.xml"),
+            "<pool type='dir'><name>default</name><target><path>/srv/pool/</path></target></pool>",
+        )
+        .unwrap();
+        fs::write(
+            dir.path().join("etc/libvirt/storage/vg.xml"),
+            "<pool type='logical'><name>vg0</name><source><name>vg0</name></source>\
+             <target><path>/dev/vg0</path></target></pool>",
+        )
+        .unwrap();
+        fs::write(dir.path().join("etc/libvirt/storage/bad.xml"), "<pool/>").unwrap();
+        let mut guests = Guests::default();
+        guests.load_pools(&HostRoot::new(dir.path()));
+        assert_eq!(guests.pools.len(), 2);
+        assert_eq!(guests.errors.len(), 1);
+        let volume = |pool: &str, volume: &str| DiskSource {
+            pool: Some(pool.to_owned()),
+            volume: Some(volume.to_owned()),
+            ..DiskSource::default()
+        };
+        assert_eq!(
+            guests.resolve(DiskType::Volume, &volume("default", "a.qcow2")),
+            Some((DiskType::File, "/srv/pool/a.qcow2".to_owned()))
+        );
+        assert_eq!(
+            guests.resolve(DiskType::Volume, &volume("vg0", "guest")),
+            Some((DiskType::Block, "/dev/vg0/guest".to_owned()))
+        );
+        assert_eq!(guests.resolve(DiskType::Volume, &volume("nope", "x")), None);
     }
 
     #[test]

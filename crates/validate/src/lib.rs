@@ -153,11 +153,12 @@ pub fn run(options: &Options, commands: &dyn Commands) -> Result<Report, RunErro
             path: options.root.clone(),
         });
     }
-    let guests = if options.domain_xml.is_empty() {
+    let mut guests = if options.domain_xml.is_empty() {
         Guests::discover(&root, &options.settings.state_dir)
     } else {
         Guests::from_files(&options.domain_xml)
     };
+    guests.load_pools(&root);
     let host = Host {
         root,
         mode: options.mode,

@@ -65,10 +65,25 @@ impl Fixture {
         self
     }
 
+    /// Sets the SELinux label of the file at `path` (the `security.selinux` attribute). Without
+    /// SELinux the kernel stores it as given, but only for root (CAP_SYS_ADMIN), as CI runs.
+    pub fn label(&self, path: &str, label: &str) -> &Self {
+        let value = format!("{label}\0");
+        rustix::fs::setxattr(
+            self.real(path),
+            "security.selinux",
+            value.as_bytes(),
+            rustix::fs::XattrFlags::empty(),
+        )
+        .expect("setting security.selinux needs root (CAP_SYS_ADMIN)");
+        self
+    }
+
     /// The host as the checks see it.
     pub fn host(&self) -> Host<'_> {
         let root = HostRoot::new(self.dir.path());
-        let guests = Guests::discover(&root, &self.settings.state_dir);
+        let mut guests = Guests::discover(&root, &self.settings.state_dir);
+        guests.load_pools(&root);
         Host {
             root,
             mode: self.mode,

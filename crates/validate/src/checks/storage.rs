@@ -221,7 +221,8 @@ fn no_whole_disk(host: &Host<'_>) -> Vec<Finding> {
     let mut findings = host.guests.preamble();
     let mut block_disks = 0;
     for guest in &host.guests.defs {
-        for (disk, path) in guest.block_sources() {
+        for (disk, path) in host.guests.block_sources(guest) {
+            let path = path.as_str();
             block_disks += 1;
             let name = &guest.domain.name;
             let target = &disk.target.dev;
@@ -330,10 +331,12 @@ fn images_central_store(host: &Host<'_>) -> Vec<Finding> {
             let read_only =
                 disk.readonly || matches!(disk.device, DiskDevice::Cdrom | DiskDevice::Floppy);
             for (layer, (kind, source)) in disk.chain().enumerate() {
-                let (DiskType::File | DiskType::Dir, Some(path)) = (kind, source.path.as_deref())
+                let Some((DiskType::File | DiskType::Dir, path)) =
+                    host.guests.resolve(kind, source)
                 else {
                     continue;
                 };
+                let path = path.as_str();
                 images += 1;
                 let name = &guest.domain.name;
                 let inside = dirs.iter().any(|dir| is_under(path, dir));
@@ -433,8 +436,8 @@ fn lvm_global_filter(host: &Host<'_>) -> Vec<Finding> {
     let mut findings = host.guests.preamble();
     let mut raw = Vec::new();
     for guest in &host.guests.defs {
-        for (_, path) in guest.block_sources() {
-            match classify(host, path) {
+        for (_, path) in host.guests.block_sources(guest) {
+            match classify(host, &path) {
                 Ok(source) if source.kind != BlockKind::LogicalVolume => {
                     raw.push((guest, source));
                 }
@@ -776,6 +779,57 @@ mod tests {
             "/data/images(/.*)?    system_u:object_r:virt_image_t:s0\n",
         );
         fixture.expect(&IMAGES_CENTRAL_STORE, Status::Pass);
+    }
+
+    #[test]
+    fn image_labels_must_be_an_image_type() {
+        let fixture = Fixture::offline();
+        define(
+            &fixture,
+            "g",
+            &file_disk("/var/lib/libvirt/images/g.qcow2", "vda", ""),
+        );
+        fixture.file("/var/lib/libvirt/images/g.qcow2", "");
+        fixture.label(
+            "/var/lib/libvirt/images/g.qcow2",
+            "system_u:object_r:virt_image_t:s0",
+        );
+        fixture.expect(&IMAGES_CENTRAL_STORE, Status::Pass);
+        fixture.label(
+            "/var/lib/libvirt/images/g.qcow2",
+            "unconfined_u:object_r:user_home_t:s0",
+        );
+        let result = fixture.expect(&IMAGES_CENTRAL_STORE, Status::Warn);
+        assert!(has(
+            &result,
+            Status::Warn,
+            "labelled unconfined_u:object_r:user_home_t:s0"
+        ));
+    }
+
+    #[test]
+    fn pool_volumes_are_judged_where_they_live() {
+        let fixture = Fixture::offline();
+        fixture
+            .file(
+                "/etc/libvirt/storage/scratch.xml",
+                "<pool type='dir'><name>scratch</name><target><path>/scratch</path></target></pool>",
+            )
+            .file(
+                "/etc/libvirt/storage/disk.xml",
+                "<pool type='disk'><name>sdb</name><target><path>/dev</path></target></pool>",
+            );
+        define(
+            &fixture,
+            "g",
+            "<disk type='volume' device='disk'><source pool='scratch' volume='g.qcow2'/><target dev='vda'/></disk>\
+             <disk type='volume' device='disk'><source pool='sdb' volume='sdb1'/><target dev='vdb'/></disk>",
+        );
+        let result = fixture.expect(&IMAGES_CENTRAL_STORE, Status::Fail);
+        assert!(has(&result, Status::Fail, "/scratch/g.qcow2 is outside"));
+        let result = fixture.expect(&NO_WHOLE_DISK, Status::Pass);
+        assert!(has(&result, Status::Pass, "/dev/sdb1 as vdb: a partition"));
+        fixture.expect(&LVM_GLOBAL_FILTER, Status::Fail);
     }
 
     #[test]

@@ -665,6 +665,47 @@ mod tests {
     }
 
     #[test]
+    fn images_must_carry_their_guests_categories() {
+        let fixture = Fixture::live();
+        fixture.file(
+            "/etc/libvirt/qemu/a.xml",
+            "<domain type='kvm'><name>a</name><memory>1024</memory><os><type>hvm</type></os><devices>\
+             <disk type='file' device='disk'><source file='/var/lib/libvirt/images/a.img'/><target dev='vda'/></disk>\
+             <disk type='file' device='disk'><source file='/var/lib/libvirt/images/shared.img'/><target dev='vdb'/><shareable/></disk>\
+             </devices></domain>",
+        );
+        fixture
+            .file("/var/lib/libvirt/images/a.img", "")
+            .file("/var/lib/libvirt/images/shared.img", "")
+            .label(
+                "/var/lib/libvirt/images/shared.img",
+                "system_u:object_r:svirt_image_t:s0",
+            )
+            .label(
+                "/var/lib/libvirt/images/a.img",
+                "system_u:object_r:svirt_image_t:s0:c1,c2",
+            );
+        qemu(
+            &fixture,
+            10,
+            "a",
+            Some("system_u:system_r:svirt_t:s0:c1,c2"),
+            JAILED,
+        );
+        fixture.expect(&UNIQUE_LABELS, Status::Pass);
+        fixture.label(
+            "/var/lib/libvirt/images/a.img",
+            "system_u:object_r:svirt_image_t:s0:c3,c4",
+        );
+        let result = fixture.expect(&UNIQUE_LABELS, Status::Fail);
+        assert!(has(
+            &result,
+            Status::Fail,
+            "image /var/lib/libvirt/images/a.img of guest a (pid 10)"
+        ));
+    }
+
+    #[test]
     fn shared_uid_without_labels_fails() {
         let fixture = Fixture::live();
         qemu(&fixture, 10, "a", None, JAILED);
