@@ -241,6 +241,23 @@ mod tests {
         assert!(reader.buf.capacity() <= 3 * READ_CHUNK);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn read_frame_is_cancel_safe_for_a_stalled_half_frame() {
+        let (mut tx, rx) = tokio::io::duplex(64);
+        let frame = Message::keepalive(KeepaliveProcedure::Ping)
+            .encode()
+            .unwrap();
+        tx.write_all(&frame[..10]).await.unwrap();
+        let mut reader = FrameReader::new(rx);
+        // The peer stalls: a timeout cancels the read without losing bytes.
+        let stalled =
+            tokio::time::timeout(std::time::Duration::from_secs(30), reader.read_frame()).await;
+        assert!(stalled.is_err(), "no frame can be complete yet");
+        tx.write_all(&frame[10..]).await.unwrap();
+        let msg = reader.read_message().await.unwrap().unwrap();
+        assert_eq!(msg, Message::keepalive(KeepaliveProcedure::Ping));
+    }
+
     #[tokio::test]
     async fn short_length_is_refused() {
         let short = 27u32.to_be_bytes();
