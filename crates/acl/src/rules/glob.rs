@@ -1,0 +1,75 @@
+//! Name patterns: `*` matches any run of characters, `?` any one; everything else is literal.
+
+/// A compiled pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Glob {
+    pattern: Vec<char>,
+    literal: bool,
+}
+
+impl Glob {
+    /// Compiles a pattern.
+    pub fn new(pattern: &str) -> Self {
+        Self {
+            literal: !pattern.contains(['*', '?']),
+            pattern: pattern.chars().collect(),
+        }
+    }
+
+    /// Whether `text` matches.
+    pub fn matches(&self, text: &str) -> bool {
+        if self.literal {
+            return self.pattern.iter().copied().eq(text.chars());
+        }
+        let text: Vec<char> = text.chars().collect();
+        // Iterative matching with one backtrack point for the last `*`: linear in practice,
+        // never exponential.
+        let (mut p, mut t) = (0, 0);
+        let mut star: Option<(usize, usize)> = None;
+        while t < text.len() {
+            match self.pattern.get(p) {
+                Some('*') => {
+                    star = Some((p, t));
+                    p += 1;
+                }
+                Some('?') => {
+                    p += 1;
+                    t += 1;
+                }
+                Some(c) if *c == text[t] => {
+                    p += 1;
+                    t += 1;
+                }
+                _ => match star {
+                    Some((sp, st)) => {
+                        p = sp + 1;
+                        t = st + 1;
+                        star = Some((sp, st + 1));
+                    }
+                    None => return false,
+                },
+            }
+        }
+        self.pattern[p..].iter().all(|c| *c == '*')
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns() {
+        assert!(Glob::new("web-*").matches("web-1"));
+        assert!(Glob::new("web-*").matches("web-"));
+        assert!(!Glob::new("web-*").matches("db-1"));
+        assert!(Glob::new("*").matches(""));
+        assert!(Glob::new("a?c").matches("abc"));
+        assert!(!Glob::new("a?c").matches("ac"));
+        assert!(Glob::new("*b*d").matches("abcbd"));
+        assert!(Glob::new("demo").matches("demo"));
+        assert!(!Glob::new("demo").matches("demo2"));
+        assert!(Glob::new("CN=*,O=Example").matches("CN=alice,O=Example"));
+        assert!(!Glob::new("a*a*a*a*b").matches(&"a".repeat(200)));
+    }
+}
