@@ -11,6 +11,10 @@ use crate::{xdr_enum, xdr_struct};
 pub const STRING_MAX: u32 = 4_194_304;
 /// `REMOTE_DOMAIN_LIST_MAX`.
 pub const DOMAIN_LIST_MAX: u32 = 16_384;
+/// `REMOTE_STORAGE_POOL_LIST_MAX`.
+pub const STORAGE_POOL_LIST_MAX: u32 = 4096;
+/// `REMOTE_STORAGE_VOL_LIST_MAX`.
+pub const STORAGE_VOL_LIST_MAX: u32 = 16_384;
 /// `REMOTE_AUTH_TYPE_LIST_MAX`.
 pub const AUTH_TYPE_LIST_MAX: u32 = 20;
 /// `REMOTE_AUTH_SASL_DATA_MAX`.

@@ -18,6 +18,9 @@ use crate::types::{
 use crate::xdr::{FixedChars, VarArray, VarChars, VarOpaque};
 use crate::xdr_struct;
 
+mod storage;
+pub use storage::*;
+
 /// Declares payload structs that hold a single `remote_nonnull_domain dom`.
 macro_rules! dom_args {
     ($($name:ident $wire:literal),* $(,)?) => {
