@@ -5,6 +5,11 @@
 //! so a parsed model formats to what `virsh dumpxml` would print. What the model does not
 //! understand is kept in [`Extra`] (unknown attributes and child elements of a known element) or
 //! [`RawXml`] (elements known to libvirt that this crate carries verbatim), and written back.
+//!
+//! Not every element has an [`Extra`]: small leaf elements that the model reduces to one value
+//! (`<boot order>`, `<alias>`, `<address>`, `<mac>`, `<seclabel>`, a `<host>` of a disk source…)
+//! and text-only elements drop unknown attributes in the default mode. Validate mode refuses
+//! them like any other unknown content, so nothing is dropped without a way to notice.
 
 mod address;
 mod chardev;

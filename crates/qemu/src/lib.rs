@@ -1,0 +1,5 @@
+//! QEMU for Moat (draft doc; replaced below).
+#![warn(missing_docs)]
+
+pub mod argv;
+pub mod paths;

@@ -1,0 +1,124 @@
+//! Where one guest's QEMU keeps its runtime files.
+//!
+//! Layout, for a guest named `NAME`:
+//!
+//! | file | path | lifetime |
+//! |---|---|---|
+//! | QMP socket | `RUN/qemu/NAME/qmp.sock` | while QEMU runs |
+//! | pidfile | `RUN/qemu/NAME/qemu.pid` | while QEMU runs |
+//! | VNC socket (when the domain asks for one without a path) | `RUN/qemu/NAME/vnc.sock` | while QEMU runs |
+//! | log (QEMU's stdout and stderr) | `STATE/qemu/NAME.log` | kept, appended to on each start |
+//!
+//! The run directory is removed with the files in it when QEMU is gone; the log stays.
+
+use std::path::{Path, PathBuf};
+
+/// Longest path a unix socket address holds (`sun_path` less its terminating NUL).
+pub const UNIX_PATH_MAX: usize = 107;
+
+/// Why no runtime paths could be made for a guest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PathsError {
+    /// The name would not be one path component.
+    #[error("guest name '{name}' cannot name a runtime directory")]
+    BadName {
+        /// The name.
+        name: String,
+    },
+    /// A socket path would not fit in a unix socket address.
+    #[error("socket path {path} is longer than {UNIX_PATH_MAX} bytes")]
+    SocketPathTooLong {
+        /// The path.
+        path: PathBuf,
+    },
+}
+
+/// One guest's runtime and log paths (see the module doc for the layout).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimePaths {
+    /// The per-guest run directory, created at launch and removed when QEMU is gone.
+    pub run_dir: PathBuf,
+    /// The QMP socket, where QEMU listens.
+    pub qmp_socket: PathBuf,
+    /// QEMU's pidfile (written by QEMU itself with `-pidfile`).
+    pub pidfile: PathBuf,
+    /// The VNC socket used when a `<graphics type='vnc'>` listens on a socket without a path.
+    pub vnc_socket: PathBuf,
+    /// QEMU's stdout and stderr, kept after it exits.
+    pub log_file: PathBuf,
+}
+
+impl RuntimePaths {
+    /// The paths for guest `name` under the daemon's run and state directories.
+    pub fn for_guest(run_root: &Path, state_root: &Path, name: &str) -> Result<Self, PathsError> {
+        let bad = name.is_empty()
+            || name == "."
+            || name == ".."
+            || name.contains('/')
+            || name.contains('\0')
+            || name.len() > 200;
+        if bad {
+            return Err(PathsError::BadName {
+                name: name.to_owned(),
+            });
+        }
+        let run_dir = run_root.join("qemu").join(name);
+        let paths = RuntimePaths {
+            qmp_socket: run_dir.join("qmp.sock"),
+            pidfile: run_dir.join("qemu.pid"),
+            vnc_socket: run_dir.join("vnc.sock"),
+            log_file: state_root.join("qemu").join(format!("{name}.log")),
+            run_dir,
+        };
+        for socket in [&paths.qmp_socket, &paths.vnc_socket] {
+            if socket.as_os_str().len() > UNIX_PATH_MAX {
+                return Err(PathsError::SocketPathTooLong {
+                    path: socket.clone(),
+                });
+            }
+        }
+        Ok(paths)
+    }
+
+    /// The files that exist only while QEMU runs.
+    pub fn runtime_files(&self) -> [&Path; 3] {
+        [&self.qmp_socket, &self.pidfile, &self.vnc_socket]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_follows_the_module_doc() {
+        let paths =
+            RuntimePaths::for_guest(Path::new("/run/moat"), Path::new("/var/lib/moat"), "web1")
+                .unwrap();
+        assert_eq!(paths.run_dir, Path::new("/run/moat/qemu/web1"));
+        assert_eq!(paths.qmp_socket, Path::new("/run/moat/qemu/web1/qmp.sock"));
+        assert_eq!(paths.pidfile, Path::new("/run/moat/qemu/web1/qemu.pid"));
+        assert_eq!(paths.vnc_socket, Path::new("/run/moat/qemu/web1/vnc.sock"));
+        assert_eq!(paths.log_file, Path::new("/var/lib/moat/qemu/web1.log"));
+    }
+
+    #[test]
+    fn names_that_escape_the_directory_are_refused() {
+        for name in ["", ".", "..", "a/b", "a\0b"] {
+            assert_eq!(
+                RuntimePaths::for_guest(Path::new("/run"), Path::new("/var"), name),
+                Err(PathsError::BadName {
+                    name: name.to_owned()
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn socket_paths_must_fit_sun_path() {
+        let deep = "/run/".to_owned() + &"d".repeat(100);
+        let err = RuntimePaths::for_guest(Path::new(&deep), Path::new("/var"), "g").unwrap_err();
+        assert!(matches!(err, PathsError::SocketPathTooLong { .. }), "{err}");
+    }
+}
