@@ -132,7 +132,11 @@ fn validate_command(args: ValidateArgs) -> anyhow::Result<u8> {
         return Ok(0);
     }
     let mut options = match args.root {
-        Some(root) => Options::offline(root),
+        // An absolute root, so that reports (and SARIF's base URI) name it unambiguously.
+        Some(root) => Options::offline(
+            std::fs::canonicalize(&root)
+                .with_context(|| format!("cannot find root {}", root.display()))?,
+        ),
         None => Options::live(),
     };
     options.only = args.only;

@@ -68,10 +68,19 @@ pub(crate) fn status_field(
     }))
 }
 
-/// The process's SELinux context (`/proc/<pid>/attr/current`), `None` without SELinux.
+/// The process's SELinux context (`/proc/<pid>/attr/current`), `None` without SELinux. With
+/// no major LSM loaded the kernel answers EINVAL, which means "no label" too.
 pub(crate) fn selinux_context(root: &HostRoot, pid: u32) -> Result<Option<String>, RootError> {
-    Ok(root
-        .read(&format!("/proc/{pid}/attr/current"))?
+    let text = match root.read(&format!("/proc/{pid}/attr/current")) {
+        Ok(text) => text,
+        Err(RootError::Read { source, .. })
+            if source.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) =>
+        {
+            None
+        }
+        Err(err) => return Err(err),
+    };
+    Ok(text
         .map(|text| text.trim_end_matches(['\0', '\n']).to_owned())
         .filter(|text| !text.is_empty() && text != "unconfined" && text != "kernel"))
 }
