@@ -1,0 +1,448 @@
+#!/usr/bin/env bash
+# Moat's system benchmark: moatd side by side with libvirtd 9.0 from Debian, same machine, same
+# python-libvirt client, in one run (DESIGN.md "Performance"; STYLE.md "Bench"; issues 4 and 12).
+#
+# Run as root on Debian 12 from anywhere:  bench/side-by-side.sh [options]
+# It installs what it needs with apt-get, builds moatd (release), starts libvirtd privately (its own
+# mount and network namespace, private copies of every libvirt directory, its own socket folder;
+# the host's libvirt state is never touched) and moatd on temporary folders, defines the same guest
+# in both, runs the cases below, and writes bench/runs/<date>-<host>/{raw.csv,memory.csv,summary,
+# README}. Everything it started is stopped on exit, failure or Ctrl-C included.
+#
+# Cases (each is a function `case_<name>` below; add one and list it in CASES to grow the run):
+# - lookup_info_root: bench/clients/lookup_info.py, a loop of lookupByName + info(), client as root;
+# - lookup_info_nobody: the same client as nobody:nogroup (sockets opened to everyone for that case).
+# Figures also taken: idle VmRSS, Pss and private memory of each daemon (/proc/PID/smaps_rollup).
+#
+# The numbers are never asserted; bench/clients/summarize.py compares them with DESIGN.md's targets.
+set -euo pipefail
+
+usage() {
+    cat <<'USAGE'
+usage: bench/side-by-side.sh [--reps N] [--seconds S] [--warmup S] [--root-only] [--out DIR]
+                             [--rev REV | --no-build] [--note TEXT]
+  --reps N      repetitions per daemon and case (default 5)
+  --seconds S   length of one repetition (default 3)
+  --warmup S    loop time before each measured repetition (default 1)
+  --root-only   skip the unprivileged-client case
+  --out DIR     run folder (default bench/runs/<YYYY-MM-DD>-<hostname>, -2, -3... if taken)
+  --rev REV     build moatd from commit REV (a clean `git archive` export, target dir
+                bench/target) instead of the working tree; use it for runs you record
+  --no-build    use target/release/moatd as it is
+  --note TEXT   a paragraph for the run README (what else ran on the machine, say)
+USAGE
+}
+
+REPS=5
+SECONDS_PER_REP=3
+WARMUP=1
+ROOT_ONLY=0
+OUT=""
+BUILD=1
+REV=""
+NOTE=""
+COMMAND_LINE=bench/side-by-side.sh
+for arg in "$@"; do
+    case "$arg" in
+    *[!A-Za-z0-9_./=:-]*) COMMAND_LINE+=" '${arg//\'/\'\\\'\'}'" ;; # quoted as the shell reads it
+    *) COMMAND_LINE+=" $arg" ;;
+    esac
+done
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --reps) REPS=$2; shift 2 ;;
+    --seconds) SECONDS_PER_REP=$2; shift 2 ;;
+    --warmup) WARMUP=$2; shift 2 ;;
+    --root-only) ROOT_ONLY=1; shift ;;
+    --out) OUT=$2; shift 2 ;;
+    --rev) REV=$2; shift 2 ;;
+    --no-build) BUILD=0; shift ;;
+    --note) NOTE=$2; shift 2 ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
+    esac
+done
+
+cd "$(dirname "$0")/.."
+REPO=$PWD
+# shellcheck source=scripts/common.sh
+. scripts/common.sh
+
+[ "$(id -u)" -eq 0 ] || { echo "side-by-side.sh: run as root (libvirtd runs privileged)" >&2; exit 1; }
+[ -r /etc/debian_version ] || echo "side-by-side.sh: warning: not Debian; package names may differ" >&2
+
+PYTHON=/usr/bin/python3 # Debian's interpreter, so that Debian's python3-libvirt is the binding
+GUEST=bench1
+CASES=(lookup_info_root)
+[ "$ROOT_ONLY" -eq 1 ] || CASES+=(lookup_info_nobody)
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# ---------------------------------------------------------------------------------------------
+# Clean-up: everything started here is stopped by pid, also on failure and on Ctrl-C.
+
+WORK=""
+MOATD_PID=""
+LIBVIRTD_PID=""
+VIRTLOGD_PID=""
+CREATED_RUN_LIBVIRT=0
+
+# Sends SIGTERM to pid $1 if it still runs the program named $2, then waits up to 10 s for it
+# to exit (a zombie counts as gone: PID 1 here reaps orphans only every ~1.6 s), then SIGKILL.
+stop_pid() {
+    local pid=$1 comm=$2 state
+    [ -n "$pid" ] && [ -r "/proc/$pid/comm" ] || return 0
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$comm" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for _ in $(seq 100); do
+        state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo gone)
+        case "$state" in gone | Z) break ;; esac
+        sleep 0.1
+    done
+    if [ "$state" != gone ] && [ "$state" != Z ]; then
+        echo "side-by-side.sh: $comm (pid $pid) ignored SIGTERM; killing it" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true # reaps it when it is our child
+}
+
+cleanup() {
+    local status=$?
+    trap - EXIT INT TERM
+    set +e
+    stop_pid "$MOATD_PID" moatd
+    stop_pid "$LIBVIRTD_PID" libvirtd
+    stop_pid "$VIRTLOGD_PID" virtlogd
+    if [ "$CREATED_RUN_LIBVIRT" -eq 1 ]; then
+        rmdir /run/libvirt 2>/dev/null
+    fi
+    if [ -n "$WORK" ] && [ -d "$WORK" ]; then
+        if [ "$status" -ne 0 ]; then
+            for f in "$WORK"/log/*; do
+                [ -s "$f" ] || continue
+                echo "--- last lines of $(basename "$f")" >&2
+                tail -n 15 "$f" >&2
+            done
+        fi
+        if [ "${KEEP_WORK:-0}" = 1 ]; then
+            echo "side-by-side.sh: kept $WORK" >&2
+        else
+            rm -rf "$WORK"
+        fi
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------------------------------------
+# Packages and build.
+
+log "checking packages"
+ensure_packages "${BUILD_PACKAGES[@]}" libvirt-daemon-system libvirt-clients python3-libvirt \
+    qemu-system-x86 util-linux procps
+ensure_rust
+
+# ---------------------------------------------------------------------------------------------
+# Temporary folders. WORK is 0755 so that the unprivileged client can reach the sockets in it.
+
+WORK=$(mktemp -d /tmp/moat-side-by-side.XXXXXX)
+chmod 0755 "$WORK"
+mkdir -p "$WORK/log" "$WORK/clients" "$WORK/moatd-run" "$WORK/moatd-state" "$WORK/libvirtd-sock"
+chmod 0755 "$WORK/moatd-run" "$WORK/libvirtd-sock" "$WORK/clients"
+install -m 0644 bench/clients/*.py "$WORK/clients/"
+
+# ---------------------------------------------------------------------------------------------
+# moatd: the working tree as it is (development), or a clean export of one commit (recorded runs;
+# the working tree may hold other people's unfinished changes).
+MOATD_BIN=$REPO/target/release/moatd
+MOATD_SOURCE="working tree at $(git describe --always --dirty 2>/dev/null || echo unknown)"
+if [ -n "$REV" ]; then
+    COMMIT=$(git rev-parse --verify "$REV^{commit}")
+    MOATD_SOURCE="commit $(git rev-parse --short "$COMMIT") (clean \`git archive\` export)"
+    log "building moatd (release) from $MOATD_SOURCE"
+    EXPORT=$REPO/bench/target/src # fixed path, so that the next build is incremental
+    rm -rf "$EXPORT"
+    mkdir -p "$EXPORT"
+    git archive --format=tar "$COMMIT" | tar -x -C "$EXPORT"
+    (cd "$EXPORT" && CARGO_TARGET_DIR=$REPO/bench/target cargo build --release --locked -p moatd)
+    MOATD_BIN=$REPO/bench/target/release/moatd
+elif [ "$BUILD" -eq 1 ]; then
+    log "building moatd (release) from the working tree"
+    cargo build --release --locked -p moatd
+fi
+[ -x "$MOATD_BIN" ] || { echo "side-by-side.sh: no $MOATD_BIN (drop --no-build)" >&2; exit 1; }
+
+cat >"$WORK/guest.xml" <<XML
+<domain type='qemu'>
+  <name>$GUEST</name>
+  <uuid>5e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b</uuid>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64'>hvm</type></os>
+</domain>
+XML
+
+# ---------------------------------------------------------------------------------------------
+# libvirtd 9.0, privately. Inside `unshare --mount --net` (propagation private, so no mount made
+# there is seen by the host, and no network change either), private copies are bind-mounted over
+# every folder libvirt keeps state in; the sockets live in $WORK/libvirtd-sock; auth none, no
+# --listen so no TCP; virtlogd runs beside it (stock stdio_handler = "logd"). Same socket modes
+# and keepalive defaults as moatd.
+
+LV_URI="qemu+unix:///system?socket=$WORK/libvirtd-sock/libvirt-sock"
+LV_SOCK=$WORK/libvirtd-sock/libvirt-sock
+MOAT_URI="qemu+unix:///system?socket=$WORK/moatd-run/moat-sock"
+MOAT_SOCK=$WORK/moatd-run/moat-sock
+
+prepare_libvirtd() {
+    cp -a /etc/libvirt "$WORK/etc-libvirt"
+    # No network (or anything else) autostarts in the private copy.
+    find "$WORK/etc-libvirt" -path '*/autostart/*' -delete
+    cp -a /var/lib/libvirt "$WORK/var-lib-libvirt"
+    cp -a /var/cache/libvirt "$WORK/var-cache-libvirt"
+    mkdir -p "$WORK/var-log-libvirt" "$WORK/run-libvirt"
+    if [ ! -e /run/libvirt ]; then
+        mkdir /run/libvirt # an empty mount point on the host, removed at the end
+        CREATED_RUN_LIBVIRT=1
+    fi
+    # /dev/kvm here is 0600 root:root; libvirt expects Debian's 0660 root:kvm (QEMU runs as
+    # libvirt-qemu). The namespace gets its own node; the host's is left as it is.
+    if [ -c /dev/kvm ] && getent group kvm >/dev/null; then
+        mknod -m 0660 "$WORK/dev-kvm" c 10 232
+        chgrp kvm "$WORK/dev-kvm"
+    fi
+    cat >"$WORK/libvirtd.conf" <<CONF
+# Written by bench/side-by-side.sh: a private libvirtd for side-by-side measurements.
+unix_sock_dir = "$WORK/libvirtd-sock"
+unix_sock_group = "root"
+unix_sock_ro_perms = "0777"
+unix_sock_rw_perms = "0700"
+auth_unix_ro = "none"
+auth_unix_rw = "none"
+listen_tls = 0
+listen_tcp = 0
+log_outputs = "3:file:$WORK/log/libvirtd.log"
+CONF
+    cp "$WORK/libvirtd.conf" "$WORK/etc-libvirt/libvirtd.conf"
+}
+
+# Run inside the namespace by bash; $1 is WORK. exec keeps the pid, so $! is libvirtd's pid.
+# shellcheck disable=SC2016 # expanded by the inner shell
+NS_SCRIPT='
+set -eu
+W=$1
+mount --bind "$W/etc-libvirt" /etc/libvirt
+mount --bind "$W/var-lib-libvirt" /var/lib/libvirt
+mount --bind "$W/var-cache-libvirt" /var/cache/libvirt
+mount --bind "$W/var-log-libvirt" /var/log/libvirt
+mount --bind "$W/run-libvirt" /run/libvirt
+if [ -e "$W/dev-kvm" ]; then mount --bind "$W/dev-kvm" /dev/kvm; fi
+virtlogd -p "$W/virtlogd.pid" >"$W/log/virtlogd.out" 2>&1 &
+exec libvirtd -f "$W/libvirtd.conf" -p "$W/libvirtd.pid" >"$W/log/libvirtd.out" 2>&1
+'
+
+# Waits until `virsh -c $1 version` answers while pid $2 lives; $3 names it for errors.
+wait_ready() {
+    local uri=$1 pid=$2 name=$3
+    for _ in $(seq 300); do
+        virsh -q -c "$uri" version >/dev/null 2>&1 && return 0
+        kill -0 "$pid" 2>/dev/null || { echo "side-by-side.sh: $name exited during start-up" >&2; return 1; }
+        sleep 0.1
+    done
+    echo "side-by-side.sh: $name did not answer within 30 s" >&2
+    return 1
+}
+
+start_libvirtd() {
+    log "starting libvirtd $(libvirtd --version | awk '{print $NF}') privately (unshare --mount --net)"
+    prepare_libvirtd
+    unshare --mount --net --propagation private -- bash -c "$NS_SCRIPT" libvirtd-ns "$WORK" &
+    LIBVIRTD_PID=$!
+    wait_ready "$LV_URI" "$LIBVIRTD_PID" libvirtd
+    [ "$(cat "/proc/$LIBVIRTD_PID/comm")" = libvirtd ] || {
+        echo "side-by-side.sh: pid $LIBVIRTD_PID is not libvirtd" >&2; return 1; }
+    VIRTLOGD_PID=$(cat "$WORK/virtlogd.pid")
+    # The isolation held: the host's /run/libvirt got nothing.
+    if [ "$CREATED_RUN_LIBVIRT" -eq 1 ] && [ -n "$(ls -A /run/libvirt)" ]; then
+        echo "side-by-side.sh: libvirt wrote into the host's /run/libvirt; isolation failed" >&2
+        return 1
+    fi
+}
+
+start_moatd() {
+    log "starting moatd"
+    cat >"$WORK/moatd.toml" <<CONF
+# Written by bench/side-by-side.sh: the same socket modes and auth as the private libvirtd.
+unix_sock_ro_perms = "0777"
+unix_sock_rw_perms = "0700"
+auth_unix_ro = "none"
+auth_unix_rw = "none"
+CONF
+    MOAT_LOG=warn "$MOATD_BIN" --run-dir "$WORK/moatd-run" --state-dir "$WORK/moatd-state" \
+        --config "$WORK/moatd.toml" >"$WORK/log/moatd.out" 2>&1 &
+    MOATD_PID=$!
+    wait_ready "$MOAT_URI" "$MOATD_PID" moatd
+}
+
+# ---------------------------------------------------------------------------------------------
+# Measurements.
+
+DAEMONS=(moatd libvirtd)
+uri_of() { case "$1" in moatd) echo "$MOAT_URI" ;; libvirtd) echo "$LV_URI" ;; esac; }
+pid_of() { case "$1" in moatd) echo "$MOATD_PID" ;; libvirtd) echo "$LIBVIRTD_PID" ;; esac; }
+sock_of() { case "$1" in moatd) echo "$MOAT_SOCK" ;; libvirtd) echo "$LV_SOCK" ;; esac; }
+
+RAW=$WORK/raw.csv
+MEMORY=$WORK/memory.csv
+echo "daemon,case,iterations,seconds,it_per_s,daemon_cpu_s,rep,client_cpu_s" >"$RAW"
+echo "daemon,when,pid,vmrss_kib,pss_kib,private_kib" >"$MEMORY"
+
+# Appends one memory.csv row for process $2 (named $1) at moment $3.
+memory_row() {
+    local name=$1 pid=$2 when=$3
+    awk -v d="$name" -v w="$when" -v p="$pid" '
+        FILENAME ~ /status$/ && $1 == "VmRSS:" { rss = $2 }
+        FILENAME ~ /smaps_rollup$/ && $1 == "Pss:" { pss = $2 }
+        FILENAME ~ /smaps_rollup$/ && ($1 == "Private_Clean:" || $1 == "Private_Dirty:") { priv += $2 }
+        END { printf "%s,%s,%s,%d,%d,%d\n", d, w, p, rss, pss, priv }
+    ' "/proc/$pid/status" "/proc/$pid/smaps_rollup" >>"$MEMORY"
+}
+
+measure_memory() {
+    local when=$1
+    memory_row moatd "$MOATD_PID" "$when"
+    memory_row libvirtd "$LIBVIRTD_PID" "$when"
+    memory_row virtlogd "$VIRTLOGD_PID" "$when"
+}
+
+# Runs the client once against daemon $1 for case $2, repetition $3; extra arguments go in front
+# of the interpreter (e.g. setpriv). Appends its CSV row to raw.csv.
+run_client() {
+    local daemon=$1 case=$2 rep=$3
+    shift 3
+    "$@" "$PYTHON" "$WORK/clients/lookup_info.py" --uri "$(uri_of "$daemon")" --name "$GUEST" \
+        --label "$daemon" --case "$case" --daemon-pid "$(pid_of "$daemon")" \
+        --warmup "$WARMUP" --seconds "$SECONDS_PER_REP" --reps 1 --first-rep "$rep" >>"$RAW"
+    tail -n 1 "$RAW" | awk -F, '{printf "    %-8s rep %s: %8.0f it/s, daemon CPU %s s\n", $1, $7, $5, $6}' >&2
+}
+
+# Repetitions alternate between the daemons, and the order flips every repetition, so that load
+# drifting on this shared machine falls on both alike.
+interleaved() {
+    local case=$1 rep daemon order
+    shift
+    for rep in $(seq "$REPS"); do
+        if [ $((rep % 2)) -eq 1 ]; then order=("${DAEMONS[@]}"); else order=(libvirtd moatd); fi
+        for daemon in "${order[@]}"; do
+            run_client "$daemon" "$case" "$rep" "$@"
+        done
+    done
+}
+
+case_lookup_info_root() {
+    interleaved lookup_info_root
+}
+
+case_lookup_info_nobody() {
+    local daemon
+    for daemon in "${DAEMONS[@]}"; do chmod 0777 "$(sock_of "$daemon")"; done
+    interleaved lookup_info_nobody \
+        setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME=/nonexistent
+    for daemon in "${DAEMONS[@]}"; do chmod 0700 "$(sock_of "$daemon")"; done
+}
+
+# ---------------------------------------------------------------------------------------------
+# The run.
+
+STARTED_AT=$(date +%s) # the build is not counted
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+start_moatd
+start_libvirtd
+
+log "defining guest $GUEST in both"
+for daemon in "${DAEMONS[@]}"; do
+    virsh -q -c "$(uri_of "$daemon")" define "$WORK/guest.xml" >/dev/null
+done
+
+sleep 1 # let start-up work (libvirtd's capability probing threads) settle before the idle sample
+measure_memory idle
+
+for case in "${CASES[@]}"; do
+    log "case $case: $REPS x ${SECONDS_PER_REP} s per daemon (+${WARMUP} s warm-up each)"
+    "case_$case"
+done
+measure_memory after_cases
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+for daemon in "${DAEMONS[@]}"; do
+    virsh -q -c "$(uri_of "$daemon")" undefine "$GUEST" >/dev/null
+done
+
+# ---------------------------------------------------------------------------------------------
+# The run folder.
+
+if [ -z "$OUT" ]; then
+    OUT=bench/runs/$(date -u +%F)-$(hostname -s)
+    if [ -e "$OUT" ]; then
+        n=2
+        while [ -e "$OUT-$n" ]; do n=$((n + 1)); done
+        OUT=$OUT-$n
+    fi
+fi
+mkdir -p "$OUT"
+cp "$RAW" "$MEMORY" "$OUT/"
+"$PYTHON" bench/clients/summarize.py "$OUT" >"$OUT/summary"
+
+ELAPSED=$(($(date +%s) - STARTED_AT))
+{
+    echo "# Side-by-side run: moatd and libvirtd 9.0, $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "- Command (as root, from the repository root): \`$COMMAND_LINE\`"
+    echo "  ($REPS repetitions x $SECONDS_PER_REP s per daemon and case, $WARMUP s warm-up before each;"
+    echo "  repetitions alternate between the daemons; $ELAPSED s from starting the daemons to"
+    echo "  this report, the build not counted)."
+    echo "- moatd: $MOATD_SOURCE, built with \`cargo build --release --locked -p moatd\`."
+    echo "- Tools: $(libvirtd --version); virtlogd $(virtlogd --version | awk '{print $NF}');" \
+        "python3-libvirt $(dpkg-query -W -f='${Version}' python3-libvirt);" \
+        "$("$PYTHON" --version); qemu-system-x86 $(dpkg-query -W -f='${Version}' qemu-system-x86);" \
+        "$(rustc --version); $(unshare --version)."
+    echo "- Machine: $(hostname -s), $(nproc) CPUs ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo))," \
+        "$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) memory," \
+        "kernel $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME")."
+    echo "- Load average (1, 5, 15 min): $LOAD_BEFORE before, $LOAD_AFTER after."
+    echo
+    echo "## How the daemons ran"
+    echo
+    echo "- libvirtd: \`libvirtd -f libvirtd.conf -p PIDFILE\` (QEMU driver, privileged \`qemu:///system\`"
+    echo "  mode) inside \`unshare --mount --net --propagation private\`, with private copies bind-mounted"
+    echo "  over /etc/libvirt (autostart links removed), /var/lib/libvirt, /var/cache/libvirt,"
+    echo "  /var/log/libvirt, /run/libvirt and a private /dev/kvm node (root:kvm 0660); virtlogd beside it."
+    echo "  libvirtd.conf: own \`unix_sock_dir\` in a temporary folder, \`auth_unix_ro\`/\`auth_unix_rw\` ="
+    echo "  \"none\", no \`--listen\` (no TCP), rw socket 0700. The host's /run/libvirt stayed empty."
+    echo "- moatd: \`moatd --run-dir R --state-dir S --config C\`, the same socket modes and auth."
+    echo "- Both served one guest \`$GUEST\` (\`<domain type='qemu'>\`, 128 MiB, 1 vCPU, no disks),"
+    echo "  defined with \`virsh define\` and never started. The unprivileged case ran the client with"
+    echo "  \`setpriv --reuid=nobody --regid=nogroup --clear-groups\`, both rw sockets chmod 0777 for it."
+    echo "- Client: bench/clients/lookup_info.py under $PYTHON, one process per repetition: connect,"
+    echo "  warm up, then count \`lookupByName\` + \`info()\` iterations for the repetition's length."
+    echo "  Daemon CPU is utime+stime from /proc/PID/stat over the repetition (10 ms ticks)."
+    echo
+    echo "## Reading the numbers"
+    echo
+    echo "Absolute figures are noisy (the same median moves by ±20 % between runs even on a quiet"
+    echo "machine; the load average above shows how busy this one was). Ratios taken in one run, with"
+    echo "the repetitions interleaved, are the meaningful figures, and CPU time per iteration is"
+    echo "steadier than wall time. Files: raw.csv (one row per repetition), memory.csv (VmRSS, Pss,"
+    echo "private memory per daemon, idle and after the cases), summary (the table)."
+    if [ -n "$NOTE" ]; then
+        echo
+        echo "## Note"
+        echo
+        echo "$NOTE" | fold -s -w 100 | sed 's/ *$//'
+    fi
+} >"$OUT/README"
+
+log "run folder: $OUT"
+cat "$OUT/summary"
