@@ -3,3 +3,4 @@
 
 pub mod argv;
 pub mod paths;
+pub mod qmp;
