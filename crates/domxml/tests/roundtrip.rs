@@ -611,6 +611,7 @@ mod tests {
                     firmware,
                     arch,
                     machine,
+                    firmware_features: None,
                     loader: loader.map(|(path, readonly, kind)| Loader {
                         path,
                         readonly,
@@ -680,6 +681,7 @@ mod tests {
                 migratable: None,
                 model: model.map(|(name, fallback)| CpuModel { name, fallback }),
                 vendor: None,
+                cache: None,
                 topology: topology.map(|(sockets, dies, cores, threads)| CpuTopology {
                     sockets,
                     dies,

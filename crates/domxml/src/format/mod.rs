@@ -201,6 +201,9 @@ fn os(w: &mut Writer, os: &Os) {
                 },
                 "hvm",
             );
+            if let Some(raw) = &os.firmware_features {
+                w.raw(raw);
+            }
             if let Some(loader) = &os.loader {
                 let attrs = |a: &mut writer::Attrs<'_>| {
                     a.opt("readonly", loader.readonly.map(|v| v.as_str()))
@@ -314,6 +317,9 @@ fn cpu(w: &mut Writer, cpu: &Cpu) {
                         .attr("cores", topology.cores)
                         .attr("threads", topology.threads);
                 });
+            }
+            if let Some(cache) = &cpu.cache {
+                w.raw(cache);
             }
             for feature in &cpu.features {
                 w.empty("feature", |a| {

@@ -11,6 +11,8 @@ pub struct Os {
     pub arch: Option<String>,
     /// `<type machine='…'>`.
     pub machine: Option<String>,
+    /// `<firmware>` (firmware features for auto-selection), verbatim.
+    pub firmware_features: Option<RawXml>,
     /// `<loader>`.
     pub loader: Option<Loader>,
     /// `<nvram>`.
@@ -145,6 +147,8 @@ pub struct Cpu {
     pub vendor: Option<String>,
     /// `<topology>`.
     pub topology: Option<CpuTopology>,
+    /// `<cache>`, verbatim.
+    pub cache: Option<RawXml>,
     /// `<feature policy='…' name='…'/>`.
     pub features: Vec<CpuFeature>,
     /// `<numa>`, verbatim.

@@ -370,6 +370,7 @@ fn os_of(mut e: Elem<'_, '_>) -> PResult<Os> {
         }));
     }
     os_type.finish()?;
+    let firmware_features = raw_child(&mut e, "firmware")?;
     let loader = match e.child("loader")? {
         None => None,
         Some(mut child) => {
@@ -439,6 +440,7 @@ fn os_of(mut e: Elem<'_, '_>) -> PResult<Os> {
         firmware,
         arch,
         machine,
+        firmware_features,
         loader,
         nvram,
         kernel,
@@ -525,6 +527,7 @@ fn cpu_of(mut e: Elem<'_, '_>) -> PResult<Cpu> {
             })
         }
     };
+    let cache = raw_child(&mut e, "cache")?;
     let mut features = Vec::new();
     for mut child in e.children("feature")? {
         let policy = child.attr_string("policy")?;
@@ -541,6 +544,7 @@ fn cpu_of(mut e: Elem<'_, '_>) -> PResult<Cpu> {
         model,
         vendor,
         topology,
+        cache,
         features,
         numa,
         extra: e.finish()?,
