@@ -36,6 +36,15 @@ auth_tcp = \"none\".",
 
 const MOATD_CONF: &str = "/etc/moat/moatd.toml";
 const LIBVIRT_CONFS: [&str; 2] = ["/etc/libvirt/libvirtd.conf", "/etc/libvirt/virtqemud.conf"];
+/// Where the daemons' binaries are installed.
+const DAEMONS: [&str; 6] = [
+    "/usr/sbin/moatd",
+    "/usr/bin/moatd",
+    "/usr/local/sbin/moatd",
+    "/usr/local/bin/moatd",
+    "/usr/sbin/libvirtd",
+    "/usr/sbin/virtqemud",
+];
 
 /// A setting's value, whatever the file's syntax.
 #[derive(Debug, Clone, PartialEq)]
@@ -144,10 +153,22 @@ fn control_findings(host: &Host<'_>) -> Result<Vec<Finding>, RootError> {
         }
     }
     if configs.is_empty() && findings.is_empty() {
+        // A daemon without a configuration file runs with its defaults: the none driver.
+        for daemon in DAEMONS {
+            if host.root.exists(daemon)? {
+                findings.push(Finding::at(
+                    Status::Fail,
+                    format!("{daemon} is installed without a configuration file, so it runs with the none access driver"),
+                    Location::file(daemon),
+                ));
+            }
+        }
+    }
+    if configs.is_empty() && findings.is_empty() {
         findings.push(Finding::new(
             Status::NotApplicable,
             format!(
-                "no daemon configuration found ({MOATD_CONF}, {})",
+                "no management daemon or configuration found ({MOATD_CONF}, {})",
                 LIBVIRT_CONFS.join(", ")
             ),
         ));
@@ -310,6 +331,18 @@ mod tests {
         );
         let result = fixture.expect(&CONTROL_ENABLED, Status::Warn);
         assert!(has(&result, Status::Info, "unix_sock_group = \"libvirt\""));
+    }
+
+    #[test]
+    fn installed_daemon_without_config_fails() {
+        let fixture = Fixture::offline();
+        fixture.file("/usr/sbin/virtqemud", "");
+        let result = fixture.expect(&CONTROL_ENABLED, Status::Fail);
+        assert!(has(
+            &result,
+            Status::Fail,
+            "/usr/sbin/virtqemud is installed without"
+        ));
     }
 
     #[test]

@@ -216,21 +216,52 @@ fn enforcing(host: &Host<'_>) -> Vec<Finding> {
         },
         Err(err) => findings.push(Finding::error(&err)),
     }
-    match host.root.read("/etc/default/grub") {
-        Ok(Some(text)) => {
-            for assignment in assignments(&text) {
-                if assignment.key.starts_with("GRUB_CMDLINE_LINUX") {
-                    findings.extend(boot_overrides(
-                        &assignment.value,
-                        Location::line("/etc/default/grub", assignment.line),
-                    ));
-                }
-            }
-        }
-        Ok(None) => {}
+    match boot_config_overrides(host) {
+        Ok(found) => findings.extend(found),
         Err(err) => findings.push(Finding::error(&err)),
     }
     findings
+}
+
+/// `selinux=0`/`enforcing=0` in the boot configuration: `/etc/default/grub`,
+/// `/etc/kernel/cmdline`, BLS entries and grubenv's `kernelopts`.
+fn boot_config_overrides(host: &Host<'_>) -> Result<Vec<Finding>, RootError> {
+    let root = &host.root;
+    let mut findings = Vec::new();
+    for (path, key) in [
+        ("/etc/default/grub", "GRUB_CMDLINE_LINUX"),
+        ("/boot/grub2/grubenv", "kernelopts"),
+        ("/boot/grub/grubenv", "kernelopts"),
+    ] {
+        let Some(text) = root.read(path)? else {
+            continue;
+        };
+        for assignment in assignments(&text) {
+            if assignment.key.starts_with(key) {
+                findings.extend(boot_overrides(
+                    &assignment.value,
+                    Location::line(path, assignment.line),
+                ));
+            }
+        }
+    }
+    if let Some(text) = root.read("/etc/kernel/cmdline")? {
+        findings.extend(boot_overrides(&text, Location::file("/etc/kernel/cmdline")));
+    }
+    for entry in root.list("/boot/loader/entries")? {
+        let Some(text) = root.read(&entry.path)? else {
+            continue;
+        };
+        for (index, line) in text.lines().enumerate() {
+            if let Some(options) = line.trim().strip_prefix("options") {
+                findings.extend(boot_overrides(
+                    options,
+                    Location::line(entry.path.clone(), index + 1),
+                ));
+            }
+        }
+    }
+    Ok(findings)
 }
 
 fn live_state(host: &Host<'_>) -> Result<Finding, RootError> {
@@ -528,6 +559,31 @@ mod tests {
             .findings
             .iter()
             .any(|finding| finding.location == Some(Location::line("/etc/default/grub", 2))));
+    }
+
+    #[test]
+    fn bls_entries_and_grubenv_overrides_fail() {
+        let fixture = Fixture::offline();
+        fixture
+            .file(CONFIG, "SELINUX=enforcing\n")
+            .file(
+                "/boot/loader/entries/a.conf",
+                "title a\noptions root=UUID=1 enforcing=0\n",
+            )
+            .file(
+                "/boot/grub2/grubenv",
+                "# GRUB Environment Block\nkernelopts=root=UUID=1 selinux=0\n",
+            );
+        let result = fixture.expect(&ENFORCING, Status::Fail);
+        assert!(result
+            .findings
+            .iter()
+            .any(|finding| finding.location
+                == Some(Location::line("/boot/loader/entries/a.conf", 2))));
+        assert!(result
+            .findings
+            .iter()
+            .any(|finding| finding.location == Some(Location::line("/boot/grub2/grubenv", 2))));
     }
 
     #[test]

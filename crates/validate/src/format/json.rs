@@ -47,3 +47,25 @@ pub fn render(report: &Report) -> String {
     text.push('\n');
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The check ids are an interface: the schema's list must be the table's.
+    #[test]
+    fn schema_lists_exactly_the_check_ids() {
+        let schema: serde_json::Value = serde_json::from_str(SCHEMA).unwrap();
+        let ids: Vec<&str> = schema["definitions"]["check_id"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|id| id.as_str().unwrap())
+            .collect();
+        let table: Vec<&str> = crate::checks::ALL
+            .iter()
+            .map(|check| check.info.id)
+            .collect();
+        assert_eq!(ids, table);
+    }
+}
