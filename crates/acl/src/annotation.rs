@@ -72,6 +72,9 @@ pub struct AclAnnotation {
 }
 
 impl AclAnnotation {
+    /// No rules.
+    pub const EMPTY: AclAnnotation = AclAnnotation { rules: Vec::new() };
+
     /// Parses annotation text; `none` and empty text give no rules.
     pub fn parse(text: &str) -> Result<Self, AnnotationError> {
         let text = text.trim();

@@ -26,7 +26,12 @@ pub enum AuthMode {
 pub enum AccessDriverName {
     /// No fine-grained checks: every authenticated client may do everything its socket allows.
     None,
+    /// Moat's rules file (`access_rules_file`).
+    Rules,
 }
+
+/// Where the `rules` driver reads its file when `access_rules_file` is not set.
+pub const DEFAULT_RULES_FILE: &str = "/etc/moat/access-rules.toml";
 
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +48,8 @@ pub struct Config {
     pub auth_unix_rw: AuthMode,
     /// Access drivers, all of which must allow a call.
     pub access_drivers: Vec<AccessDriverName>,
+    /// The `rules` driver's file.
+    pub access_rules_file: PathBuf,
     /// Most clients connected at once, over both sockets.
     pub max_clients: usize,
     /// Most requests one client may have outstanding.
@@ -72,6 +79,7 @@ impl Default for Config {
             auth_unix_ro: AuthMode::None,
             auth_unix_rw: AuthMode::None,
             access_drivers: vec![AccessDriverName::None],
+            access_rules_file: PathBuf::from(DEFAULT_RULES_FILE),
             max_clients: 5000,
             max_client_requests: 5,
             keepalive_interval: Some(Duration::from_secs(5)),
@@ -234,6 +242,12 @@ impl Config {
                     Ok(drivers) => config.access_drivers = drivers,
                     Err(m) => problem(m),
                 },
+                "access_rules_file" => match value.as_str() {
+                    Some(path) if path.starts_with('/') => {
+                        config.access_rules_file = PathBuf::from(path)
+                    }
+                    _ => problem("expected an absolute path".into()),
+                },
                 "max_clients" => match count(value, 1, 100_000) {
                     Ok(n) => config.max_clients = n,
                     Err(m) => problem(m),
@@ -338,8 +352,9 @@ fn access_drivers(value: &toml::Value) -> Result<Vec<AccessDriverName>, String> 
         .iter()
         .map(|name| match name.as_str() {
             "none" => Ok(AccessDriverName::None),
+            "rules" => Ok(AccessDriverName::Rules),
             other => Err(format!(
-                "access driver '{other}' is not available (available: none)"
+                "access driver '{other}' is not available (available: none, rules)"
             )),
         })
         .collect()

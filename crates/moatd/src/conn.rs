@@ -30,10 +30,13 @@ use tokio::sync::{broadcast, mpsc, watch, Semaphore};
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use acl::{ObjectType, Subject, Target};
+
+use crate::access::{self, procedure_acl, Access};
 use crate::audit::Outcome;
 use crate::dispatch::{self, run as reply, CallContext, Failure};
 use crate::driver::node::Emulator;
-use crate::driver::{Driver, LifecycleEvent};
+use crate::driver::{Driver, DriverError, LifecycleEvent};
 use crate::errors;
 use crate::identity::PeerIdentity;
 use crate::readonly;
@@ -65,6 +68,8 @@ pub enum SocketKind {
 pub struct Shared {
     /// The hypervisor side.
     pub driver: Arc<Driver>,
+    /// The access drivers.
+    pub access: Arc<Access>,
     /// The emulator found at start-up.
     pub emulator: Emulator,
     /// Most calls one client may have running.
@@ -86,6 +91,7 @@ struct Callback {
 #[derive(Debug)]
 struct ConnState {
     identity: PeerIdentity,
+    subject: Subject,
     socket: SocketKind,
     authenticated: bool,
     open: bool,
@@ -123,6 +129,7 @@ pub async fn serve(
         }
     });
     let mut state = ConnState {
+        subject: access::subject(&identity),
         identity,
         socket,
         // Both sockets use auth "none": the socket's permissions are the authentication.
@@ -178,7 +185,7 @@ pub async fn serve(
                 }
             }
             event = recv_event(&mut events) => match event {
-                Ok(event) => forward_event(&state, &event, &outbox).await,
+                Ok(event) => forward_event(&state, &shared.access, &event, &outbox).await,
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(client = %state.identity, missed, "client missed events");
                 }
@@ -208,7 +215,20 @@ async fn recv_event(
     }
 }
 
-async fn forward_event(state: &ConnState, event: &LifecycleEvent, outbox: &mpsc::Sender<Message>) {
+async fn forward_event(
+    state: &ConnState,
+    access: &Access,
+    event: &LifecycleEvent,
+    outbox: &mpsc::Sender<Message>,
+) {
+    let target = Target::domain(&event.domain.name, event.domain.uuid);
+    if !access.filter(
+        &state.subject,
+        RemoteProcedure::ConnectDomainEventCallbackRegisterAny,
+        &target,
+    ) {
+        return;
+    }
     for (&callback_id, callback) in &state.callbacks {
         if callback.event_id != EVENT_ID_LIFECYCLE
             || callback
@@ -328,7 +348,7 @@ async fn handle_call(
     if !state.open && !works_before_open(procedure) {
         return send_error(outbox, &call.header, &RemoteError::connection_not_open()).await;
     }
-    if state.read_only && !readonly::allowed(procedure.acl(), 0) {
+    if state.read_only && !readonly::allowed(procedure, 0) {
         let api = readonly::api_name(procedure.name());
         shared.driver.audit().record(
             &state.identity,
@@ -337,6 +357,19 @@ async fn handle_call(
             Outcome::Error("denied: read-only connection"),
         );
         return send_error(outbox, &call.header, &errors::read_only_denied(&api)).await;
+    }
+    if procedure_acl(procedure).check.object() == Some(ObjectType::Connect) {
+        let target = Target::connect(access::DRIVER_NAME);
+        if let Err(denied) = shared.access.ensure(&state.subject, procedure, 0, &target) {
+            shared.driver.audit().record(
+                &state.identity,
+                procedure.name(),
+                json!({"object": "connect"}),
+                Outcome::Error(&format!("denied: {denied}")),
+            );
+            let error = errors::driver_error(&DriverError::Denied(denied));
+            return send_error(outbox, &call.header, &error).await;
+        }
     }
     if connection_level {
         let (result, next) = connection_call(&call, state);
@@ -358,12 +391,15 @@ async fn handle_call(
     let shared = Arc::clone(shared);
     let outbox = outbox.clone();
     let identity = state.identity.clone();
+    let subject = state.subject.clone();
     let read_only = state.read_only;
     let header = call.header;
     tokio::spawn(async move {
         let run = move || {
             let ctx = CallContext {
                 identity: &identity,
+                subject: &subject,
+                access: &shared.access,
                 read_only,
                 emulator: &shared.emulator,
             };

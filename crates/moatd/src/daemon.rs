@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use crate::access::{Access, AccessError};
 use crate::audit::{AuditError, AuditLog};
 use crate::config::{Config, ConfigError};
 use crate::conn::Shared;
@@ -43,6 +44,9 @@ pub enum StartError {
     /// The audit log cannot be opened.
     #[error(transparent)]
     Audit(#[from] AuditError),
+    /// The access drivers cannot be set up.
+    #[error(transparent)]
+    Access(#[from] AccessError),
     /// The stored definitions cannot be read.
     #[error("cannot load stored definitions")]
     Load(#[source] DriverError),
@@ -150,8 +154,13 @@ impl Daemon {
             read_write: listen::bind(&paths.socket_rw(), config.unix_sock_rw_perms, gid)?,
             read_only: listen::bind(&paths.socket_ro(), config.unix_sock_ro_perms, gid)?,
         };
+        let access = Arc::new(Access::from_config(&config)?);
+        if access.enabled() {
+            tracing::info!(rules = %config.access_rules_file.display(), "access control on");
+        }
         let shared = Arc::new(Shared {
             driver: Arc::new(driver),
+            access,
             emulator,
             max_client_requests: config.max_client_requests,
             keepalive_interval: config.keepalive_interval,
@@ -179,6 +188,7 @@ impl Daemon {
         Reloader {
             paths: self.paths.clone(),
             limits: Arc::clone(&self.limits),
+            access: Arc::clone(&self.shared.access),
         }
     }
 
@@ -204,12 +214,19 @@ impl Daemon {
 pub struct Reloader {
     paths: Paths,
     limits: Arc<Limits>,
+    access: Arc<Access>,
 }
 
 impl Reloader {
-    /// Applies socket modes and group and `max_clients`; other options take effect at the next
-    /// start. A bad configuration is reported and the running one kept.
+    /// Applies socket modes and group and `max_clients`, and re-reads the access rules; other
+    /// options take effect at the next start. A bad configuration or rules file is reported and
+    /// the running one kept.
     pub fn reload(&self) {
+        match self.access.reload_rules() {
+            Ok(()) => tracing::info!("access rules reloaded"),
+            Err(err) => tracing::error!(err = %crate::errors::chain(&err),
+                "access rules reload failed; keeping the rules in force"),
+        }
         let config = match Config::load(self.paths.config.as_deref()) {
             Ok(config) => config,
             Err(err) => {

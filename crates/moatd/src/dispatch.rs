@@ -13,6 +13,11 @@ use rpc::procedures::{self as p, Procedure, RemoteProcedure};
 use rpc::types::{NonnullDomain, RemoteError, DOMAIN_LIST_MAX};
 use uuid::Uuid;
 
+use acl::{Subject, Target};
+use serde_json::json;
+
+use crate::access::Access;
+use crate::audit::Outcome;
 use crate::driver::node::{Emulator, LIBVIRT_COMPAT_VERSION};
 use crate::driver::{DomainLookup, DomainSummary, Driver, DriverError, ListFilter};
 use crate::errors;
@@ -27,6 +32,10 @@ pub const MAX_VCPUS: i32 = 255;
 pub struct CallContext<'a> {
     /// The caller.
     pub identity: &'a PeerIdentity,
+    /// The caller as access drivers see it.
+    pub subject: &'a Subject,
+    /// The access drivers.
+    pub access: &'a Access,
     /// The connection is read-only (read-only socket or `VIR_CONNECT_RO`).
     pub read_only: bool,
     /// The emulator found at start-up.
@@ -36,12 +45,72 @@ pub struct CallContext<'a> {
 impl CallContext<'_> {
     /// Refuses a read-only caller when `flags` turn on a rule that needs more than read access.
     pub fn check_flags(&self, procedure: RemoteProcedure, flags: u32) -> Result<(), Failure> {
-        if self.read_only && !readonly::allowed(procedure.acl(), flags) {
+        if self.read_only && !readonly::allowed(procedure, flags) {
             return Err(Failure::remote(errors::read_only_denied(
                 &readonly::api_name(procedure.name()),
             )));
         }
         Ok(())
+    }
+
+    /// Checks the call's ACL on `target`; a denial is audited.
+    pub fn allow(
+        &self,
+        d: &Driver,
+        procedure: RemoteProcedure,
+        flags: u32,
+        target: &Target<'_>,
+    ) -> Result<(), DriverError> {
+        self.access
+            .ensure(self.subject, procedure, flags, target)
+            .map_err(|denied| {
+                d.audit().record(
+                    self.identity,
+                    procedure.name(),
+                    json!({"object": target.object.name(), "name": target.name}),
+                    Outcome::Error(&format!("denied: {denied}")),
+                );
+                DriverError::Denied(denied)
+            })
+    }
+
+    /// Resolves a guest handle and checks the call on it: read-only flags, existence, ACL.
+    pub fn domain(
+        &self,
+        d: &Driver,
+        procedure: RemoteProcedure,
+        dom: &NonnullDomain,
+        flags: u32,
+    ) -> Result<Uuid, Failure> {
+        self.check_flags(procedure, flags)?;
+        let found = d.lookup(&DomainLookup::Uuid(uuid_of(dom)))?;
+        self.allow(
+            d,
+            procedure,
+            flags,
+            &Target::domain(&found.name, found.uuid),
+        )?;
+        Ok(found.uuid)
+    }
+
+    /// Checks a lookup's result.
+    fn found(
+        &self,
+        d: &Driver,
+        procedure: RemoteProcedure,
+        found: DomainSummary,
+    ) -> Result<NonnullDomain, Failure> {
+        self.allow(d, procedure, 0, &Target::domain(&found.name, found.uuid))?;
+        Ok(wire(found))
+    }
+
+    /// Whether a guest may appear in `procedure`'s results.
+    pub fn visible(&self, procedure: RemoteProcedure, found: &DomainSummary) -> bool {
+        self.access.filter(
+            self.subject,
+            procedure,
+            &Target::domain(&found.name, found.uuid),
+        )
     }
 }
 
@@ -123,6 +192,18 @@ fn list_max(value: i32) -> Result<usize, Failure> {
                 "list size {value} is not between 0 and {DOMAIN_LIST_MAX}"
             )))
         })
+}
+
+/// The guests passing `filter` that the caller may see in `procedure`'s results.
+fn visible(
+    d: &Driver,
+    ctx: &CallContext<'_>,
+    procedure: RemoteProcedure,
+    filter: ListFilter,
+) -> Result<Vec<DomainSummary>, Failure> {
+    let mut found = d.list(filter)?;
+    found.retain(|f| ctx.visible(procedure, f));
+    Ok(found)
 }
 
 fn count(n: usize) -> i32 {
@@ -228,9 +309,9 @@ pub fn route(procedure: RemoteProcedure) -> Option<Handler> {
                 })
             })
         },
-        R::ConnectListAllDomains => |d, _, c| {
+        R::ConnectListAllDomains => |d, ctx, c| {
             run::<p::ConnectListAllDomains>(c, |args| {
-                let domains = d.list(ListFilter(args.flags))?;
+                let domains = visible(d, ctx, c.procedure, ListFilter(args.flags))?;
                 let n = u32::try_from(domains.len()).unwrap_or(u32::MAX);
                 Ok(ConnectListAllDomainsRet {
                     domains: if args.need_results != 0 {
@@ -242,91 +323,110 @@ pub fn route(procedure: RemoteProcedure) -> Option<Handler> {
                 })
             })
         },
-        R::ConnectNumOfDomains => |d, _, c| {
+        R::ConnectNumOfDomains => |d, ctx, c| {
             run::<p::ConnectNumOfDomains>(c, |()| {
                 Ok(ConnectNumOfDomainsRet {
-                    num: count(d.counts().0),
+                    num: count(visible(d, ctx, c.procedure, ListFilter::ACTIVE)?.len()),
                 })
             })
         },
-        R::ConnectNumOfDefinedDomains => |d, _, c| {
+        R::ConnectNumOfDefinedDomains => |d, ctx, c| {
             run::<p::ConnectNumOfDefinedDomains>(c, |()| {
                 Ok(ConnectNumOfDefinedDomainsRet {
-                    num: count(d.counts().1),
+                    num: count(visible(d, ctx, c.procedure, ListFilter::INACTIVE)?.len()),
                 })
             })
         },
-        R::ConnectListDomains => |d, _, c| {
+        R::ConnectListDomains => |d, ctx, c| {
             run::<p::ConnectListDomains>(c, |args| {
+                let max = list_max(args.maxids)?;
+                let found = visible(d, ctx, c.procedure, ListFilter::ACTIVE)?;
                 Ok(ConnectListDomainsRet {
-                    ids: d.active_ids(list_max(args.maxids)?),
+                    ids: found.into_iter().map(|f| f.id).take(max).collect(),
                 })
             })
         },
-        R::ConnectListDefinedDomains => |d, _, c| {
+        R::ConnectListDefinedDomains => |d, ctx, c| {
             run::<p::ConnectListDefinedDomains>(c, |args| {
+                let max = list_max(args.maxnames)?;
+                let found = visible(d, ctx, c.procedure, ListFilter::INACTIVE)?;
                 Ok(ConnectListDefinedDomainsRet {
-                    names: d.inactive_names(list_max(args.maxnames)?),
+                    names: found.into_iter().map(|f| f.name).take(max).collect(),
                 })
             })
         },
-        R::DomainLookupByName => |d, _, c| {
+        R::DomainLookupByName => |d, ctx, c| {
             run::<p::DomainLookupByName>(c, |args| {
+                let found = d.lookup(&DomainLookup::Name(args.name))?;
                 Ok(DomainLookupByNameRet {
-                    dom: wire(d.lookup(&DomainLookup::Name(args.name))?),
+                    dom: ctx.found(d, c.procedure, found)?,
                 })
             })
         },
-        R::DomainLookupByUuid => |d, _, c| {
+        R::DomainLookupByUuid => |d, ctx, c| {
             run::<p::DomainLookupByUuid>(c, |args| {
-                let uuid = Uuid::from_bytes(args.uuid.0);
+                let found = d.lookup(&DomainLookup::Uuid(Uuid::from_bytes(args.uuid.0)))?;
                 Ok(DomainLookupByUuidRet {
-                    dom: wire(d.lookup(&DomainLookup::Uuid(uuid))?),
+                    dom: ctx.found(d, c.procedure, found)?,
                 })
             })
         },
-        R::DomainLookupById => |d, _, c| {
+        R::DomainLookupById => |d, ctx, c| {
             run::<p::DomainLookupById>(c, |args| {
+                let found = d.lookup(&DomainLookup::Id(args.id))?;
                 Ok(DomainLookupByIdRet {
-                    dom: wire(d.lookup(&DomainLookup::Id(args.id))?),
+                    dom: ctx.found(d, c.procedure, found)?,
                 })
             })
         },
         R::DomainDefineXml => |d, ctx, c| {
             run::<p::DomainDefineXml>(c, |args| {
+                let authorize = |def: &domxml::Domain| {
+                    ctx.allow(d, c.procedure, 0, &Target::domain(&def.name, def.uuid))
+                };
                 Ok(DomainDefineXmlRet {
-                    dom: wire(d.define(&args.xml, 0, ctx.identity)?),
+                    dom: wire(d.define(&args.xml, 0, ctx.identity, authorize)?),
                 })
             })
         },
         R::DomainDefineXmlFlags => |d, ctx, c| {
             run::<p::DomainDefineXmlFlags>(c, |args| {
+                let authorize = |def: &domxml::Domain| {
+                    ctx.allow(
+                        d,
+                        c.procedure,
+                        args.flags,
+                        &Target::domain(&def.name, def.uuid),
+                    )
+                };
                 Ok(DomainDefineXmlFlagsRet {
-                    dom: wire(d.define(&args.xml, args.flags, ctx.identity)?),
+                    dom: wire(d.define(&args.xml, args.flags, ctx.identity, authorize)?),
                 })
             })
         },
         R::DomainUndefine => |d, ctx, c| {
             run::<p::DomainUndefine>(c, |args| {
-                Ok(d.undefine(&uuid_of(&args.dom), 0, ctx.identity)?)
+                let uuid = ctx.domain(d, c.procedure, &args.dom, 0)?;
+                Ok(d.undefine(&uuid, 0, ctx.identity)?)
             })
         },
         R::DomainUndefineFlags => |d, ctx, c| {
             run::<p::DomainUndefineFlags>(c, |args| {
-                Ok(d.undefine(&uuid_of(&args.dom), args.flags, ctx.identity)?)
+                let uuid = ctx.domain(d, c.procedure, &args.dom, args.flags)?;
+                Ok(d.undefine(&uuid, args.flags, ctx.identity)?)
             })
         },
         R::DomainGetXmlDesc => |d, ctx, c| {
             run::<p::DomainGetXmlDesc>(c, |args| {
-                ctx.check_flags(c.procedure, args.flags)?;
+                let uuid = ctx.domain(d, c.procedure, &args.dom, args.flags)?;
                 Ok(DomainGetXmlDescRet {
-                    xml: d.xml_desc(&uuid_of(&args.dom), args.flags)?,
+                    xml: d.xml_desc(&uuid, args.flags)?,
                 })
             })
         },
-        R::DomainGetInfo => |d, _, c| {
+        R::DomainGetInfo => |d, ctx, c| {
             run::<p::DomainGetInfo>(c, |args| {
-                let info = d.info(&uuid_of(&args.dom))?;
+                let info = d.info(&ctx.domain(d, c.procedure, &args.dom, 0)?)?;
                 Ok(DomainGetInfoRet {
                     state: u8::try_from(info.state.number()).unwrap_or(0),
                     max_mem: info.max_mem_kib,
@@ -336,65 +436,76 @@ pub fn route(procedure: RemoteProcedure) -> Option<Handler> {
                 })
             })
         },
-        R::DomainGetState => |d, _, c| {
+        R::DomainGetState => |d, ctx, c| {
             run::<p::DomainGetState>(c, |args| {
                 no_flags(args.flags, "virDomainGetState")?;
-                let (state, reason) = d.state(&uuid_of(&args.dom))?;
+                let (state, reason) = d.state(&ctx.domain(d, c.procedure, &args.dom, 0)?)?;
                 Ok(DomainGetStateRet {
                     state: state.number(),
                     reason,
                 })
             })
         },
-        R::DomainIsActive => |d, _, c| {
+        R::DomainIsActive => |d, ctx, c| {
             run::<p::DomainIsActive>(c, |args| {
                 Ok(DomainIsActiveRet {
-                    active: bool_int(d.is_active(&uuid_of(&args.dom))?),
+                    active: bool_int(d.is_active(&ctx.domain(d, c.procedure, &args.dom, 0)?)?),
                 })
             })
         },
-        R::DomainIsPersistent => |d, _, c| {
+        R::DomainIsPersistent => |d, ctx, c| {
             run::<p::DomainIsPersistent>(c, |args| {
                 Ok(DomainIsPersistentRet {
-                    persistent: bool_int(d.is_persistent(&uuid_of(&args.dom))?),
+                    persistent: bool_int(d.is_persistent(&ctx.domain(
+                        d,
+                        c.procedure,
+                        &args.dom,
+                        0,
+                    )?)?),
                 })
             })
         },
-        R::DomainIsUpdated => |d, _, c| {
+        R::DomainIsUpdated => |d, ctx, c| {
             run::<p::DomainIsUpdated>(c, |args| {
-                d.lookup(&DomainLookup::Uuid(uuid_of(&args.dom)))?;
+                ctx.domain(d, c.procedure, &args.dom, 0)?;
                 Ok(DomainIsUpdatedRet { updated: 0 })
             })
         },
-        R::DomainGetAutostart => |d, _, c| {
+        R::DomainGetAutostart => |d, ctx, c| {
             run::<p::DomainGetAutostart>(c, |args| {
                 Ok(DomainGetAutostartRet {
-                    autostart: bool_int(d.autostart(&uuid_of(&args.dom))?),
+                    autostart: bool_int(d.autostart(&ctx.domain(
+                        d,
+                        c.procedure,
+                        &args.dom,
+                        0,
+                    )?)?),
                 })
             })
         },
         R::DomainSetAutostart => |d, ctx, c| {
             run::<p::DomainSetAutostart>(c, |args| {
-                Ok(d.set_autostart(&uuid_of(&args.dom), args.autostart != 0, ctx.identity)?)
+                let uuid = ctx.domain(d, c.procedure, &args.dom, 0)?;
+                Ok(d.set_autostart(&uuid, args.autostart != 0, ctx.identity)?)
             })
         },
-        R::DomainGetOsType => |d, _, c| {
+        R::DomainGetOsType => |d, ctx, c| {
             run::<p::DomainGetOsType>(c, |args| {
                 Ok(DomainGetOsTypeRet {
-                    os_type: d.os_type(&uuid_of(&args.dom))?,
+                    os_type: d.os_type(&ctx.domain(d, c.procedure, &args.dom, 0)?)?,
                 })
             })
         },
-        R::DomainGetMaxMemory => |d, _, c| {
+        R::DomainGetMaxMemory => |d, ctx, c| {
             run::<p::DomainGetMaxMemory>(c, |args| {
                 Ok(DomainGetMaxMemoryRet {
-                    memory: d.max_memory(&uuid_of(&args.dom))?,
+                    memory: d.max_memory(&ctx.domain(d, c.procedure, &args.dom, 0)?)?,
                 })
             })
         },
         R::DomainGetVcpusFlags => |d, ctx, c| {
             run::<p::DomainGetVcpusFlags>(c, |args| {
-                ctx.check_flags(c.procedure, args.flags)?;
+                let uuid = ctx.domain(d, c.procedure, &args.dom, args.flags)?;
                 const MAXIMUM: u32 = 4;
                 const GUEST: u32 = 8;
                 if args.flags & GUEST != 0 {
@@ -410,7 +521,6 @@ pub fn route(procedure: RemoteProcedure) -> Option<Handler> {
                     }
                     .into());
                 }
-                let uuid = uuid_of(&args.dom);
                 let n = if args.flags & MAXIMUM != 0 {
                     d.max_vcpus(&uuid)?
                 } else {
@@ -421,39 +531,39 @@ pub fn route(procedure: RemoteProcedure) -> Option<Handler> {
                 })
             })
         },
-        R::DomainHasManagedSaveImage => |d, _, c| {
+        R::DomainHasManagedSaveImage => |d, ctx, c| {
             run::<p::DomainHasManagedSaveImage>(c, |args| {
-                d.lookup(&DomainLookup::Uuid(uuid_of(&args.dom)))?;
+                ctx.domain(d, c.procedure, &args.dom, 0)?;
                 Ok(DomainHasManagedSaveImageRet { result: 0 })
             })
         },
-        R::DomainSnapshotNum => |d, _, c| {
+        R::DomainSnapshotNum => |d, ctx, c| {
             run::<p::DomainSnapshotNum>(c, |args| {
-                d.lookup(&DomainLookup::Uuid(uuid_of(&args.dom)))?;
+                ctx.domain(d, c.procedure, &args.dom, 0)?;
                 Ok(DomainSnapshotNumRet { num: 0 })
             })
         },
-        R::DomainGetSecurityLabel => |d, _, c| {
+        R::DomainGetSecurityLabel => |d, ctx, c| {
             run::<p::DomainGetSecurityLabel>(c, |args| {
-                d.lookup(&DomainLookup::Uuid(uuid_of(&args.dom)))?;
+                ctx.domain(d, c.procedure, &args.dom, 0)?;
                 Ok(DomainGetSecurityLabelRet {
                     label: c_chars(""),
                     enforcing: 0,
                 })
             })
         },
-        R::DomainGetSecurityLabelList => |d, _, c| {
+        R::DomainGetSecurityLabelList => |d, ctx, c| {
             run::<p::DomainGetSecurityLabelList>(c, |args| {
-                d.lookup(&DomainLookup::Uuid(uuid_of(&args.dom)))?;
+                ctx.domain(d, c.procedure, &args.dom, 0)?;
                 Ok(DomainGetSecurityLabelListRet {
                     labels: Vec::new(),
                     ret: 0,
                 })
             })
         },
-        R::DomainGetMessages => |d, _, c| {
+        R::DomainGetMessages => |d, ctx, c| {
             run::<p::DomainGetMessages>(c, |args| {
-                d.lookup(&DomainLookup::Uuid(uuid_of(&args.dom)))?;
+                ctx.domain(d, c.procedure, &args.dom, 0)?;
                 Ok(DomainGetMessagesRet { msgs: Vec::new() })
             })
         },

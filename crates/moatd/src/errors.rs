@@ -13,6 +13,10 @@ use crate::registry::RegistryError;
 
 /// `VIR_ERR_NO_CONNECT`: no driver for the URI given to CONNECT_OPEN.
 const NO_CONNECT: i32 = 5;
+/// `VIR_ERR_ACCESS_DENIED`.
+pub const ACCESS_DENIED: i32 = 88;
+/// `VIR_FROM_ACCESS`.
+const ACCESS: i32 = 55;
 
 /// An error and all its causes, joined with ": ".
 pub fn chain(err: &dyn Error) -> String {
@@ -54,6 +58,7 @@ pub fn driver_error(err: &DriverError) -> RemoteError {
             error_domain::QEMU,
             "invalid argument",
         ),
+        DriverError::Denied(_) => (ACCESS_DENIED, ACCESS, "access denied"),
         DriverError::OperationInvalid(_) => (
             error_code::OPERATION_INVALID,
             error_domain::QEMU,

@@ -27,6 +27,8 @@ pub struct PeerIdentity {
     pub group: Option<String>,
     /// Supplementary groups (gids) from the group database, including `gid`.
     pub groups: Vec<u32>,
+    /// Names of those groups (those that have one).
+    pub group_names: Vec<String>,
 }
 
 impl PeerIdentity {
@@ -44,6 +46,11 @@ impl PeerIdentity {
             .and_then(|name| nix::unistd::getgrouplist(&name, gid.into()).ok())
             .map(|gids| gids.into_iter().map(|g| g.as_raw()).collect())
             .unwrap_or_else(|| vec![gid]);
+        let group_names = groups
+            .iter()
+            .filter_map(|&g| nix::unistd::Group::from_gid(g.into()).ok().flatten())
+            .map(|g| g.name)
+            .collect();
         Self {
             uid,
             gid,
@@ -52,6 +59,7 @@ impl PeerIdentity {
             user: user.map(|u| u.name),
             group,
             groups,
+            group_names,
         }
     }
 
@@ -65,6 +73,7 @@ impl PeerIdentity {
             user: None,
             group: None,
             groups: vec![gid],
+            group_names: Vec::new(),
         }
     }
 

@@ -91,7 +91,8 @@ fn huge_length_word_closes_the_connection_without_allocating() {
     let mut daemon = daemon_with_guest();
     let mut stream = raw(&daemon);
     stream.write_all(&(1u32 << 30).to_be_bytes()).unwrap();
-    stream.write_all(&[0u8; 64]).unwrap();
+    // The server may already have closed the connection: a failed write is fine.
+    let _ = stream.write_all(&[0u8; 64]);
     assert!(
         closed(&mut stream),
         "a 1 GiB frame must close the connection"
@@ -234,9 +235,8 @@ async fn malformed_payloads_get_an_error_and_the_connection_stays() {
     // A string over 4 MiB is a protocol violation: that connection closes.
     let mut payload = (5u32 << 20).to_be_bytes().to_vec();
     payload.extend_from_slice(&vec![b'a'; 5 << 20]);
-    stream
-        .write_all(&call_frame(Header::remote_call(23, 4), &payload))
-        .unwrap();
+    // The server may close before it has read it all: a failed write is fine.
+    let _ = stream.write_all(&call_frame(Header::remote_call(23, 4), &payload));
     assert!(closed(&mut stream));
     // The other client never noticed.
     let ret = client

@@ -75,6 +75,11 @@ pub enum DomainLookup {
 pub struct ListFilter(pub u32);
 
 impl ListFilter {
+    /// `VIR_CONNECT_LIST_DOMAINS_ACTIVE`.
+    pub const ACTIVE: ListFilter = ListFilter(1);
+    /// `VIR_CONNECT_LIST_DOMAINS_INACTIVE`.
+    pub const INACTIVE: ListFilter = ListFilter(2);
+
     /// Every flag `virConnectListAllDomains` defines.
     pub const KNOWN: u32 = (1 << 16) - 1;
 
@@ -191,8 +196,9 @@ impl Driver {
         xml: &str,
         flags: u32,
         who: &PeerIdentity,
+        authorize: impl FnOnce(&Domain) -> Result<(), DriverError>,
     ) -> Result<DomainSummary, DriverError> {
-        let result = self.define_inner(xml, flags);
+        let result = self.define_inner(xml, flags, authorize);
         let object = match &result {
             Ok(summary) => json!({"domain": summary.name, "uuid": summary.uuid.to_string()}),
             Err(_) => json!({}),
@@ -207,7 +213,12 @@ impl Driver {
         result
     }
 
-    fn define_inner(&self, xml: &str, flags: u32) -> Result<DomainSummary, DriverError> {
+    fn define_inner(
+        &self,
+        xml: &str,
+        flags: u32,
+        authorize: impl FnOnce(&Domain) -> Result<(), DriverError>,
+    ) -> Result<DomainSummary, DriverError> {
         if flags & !DEFINE_VALIDATE != 0 {
             return Err(DriverError::UnsupportedFlags {
                 flags: flags & !DEFINE_VALIDATE,
@@ -217,6 +228,7 @@ impl Driver {
         let def =
             parse(xml, &parse_options(flags & DEFINE_VALIDATE != 0)).map_err(DriverError::Xml)?;
         validate(&def, &ValidateOptions::default()).map_err(DriverError::Invalid)?;
+        authorize(&def)?;
         let mut registry = self.write();
         let kind = registry.check_define(&def)?;
         let text = format(
@@ -310,26 +322,6 @@ impl Driver {
             .filter(|o| filter.matches(o))
             .map(DomainSummary::from)
             .collect())
-    }
-
-    /// Ids of running guests (at most `max`).
-    pub fn active_ids(&self, max: usize) -> Vec<i32> {
-        self.read()
-            .iter()
-            .filter(|o| o.state.is_active())
-            .map(DomainObject::wire_id)
-            .take(max)
-            .collect()
-    }
-
-    /// Names of defined, inactive guests (at most `max`).
-    pub fn inactive_names(&self, max: usize) -> Vec<String> {
-        self.read()
-            .iter()
-            .filter(|o| !o.state.is_active())
-            .map(|o| o.def.name.clone())
-            .take(max)
-            .collect()
     }
 
     fn with<T>(&self, uuid: &Uuid, f: impl FnOnce(&DomainObject) -> T) -> Result<T, DriverError> {
@@ -439,13 +431,6 @@ impl Driver {
             error.as_deref().map_or(Outcome::Ok, Outcome::Error),
         );
         result
-    }
-
-    /// Numbers of running and of defined inactive guests.
-    pub fn counts(&self) -> (usize, usize) {
-        let registry = self.read();
-        let active = registry.iter().filter(|o| o.state.is_active()).count();
-        (active, registry.len() - active)
     }
 }
 

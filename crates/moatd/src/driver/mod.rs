@@ -58,6 +58,9 @@ pub enum DriverError {
     /// An argument is out of range.
     #[error("{0}")]
     InvalidArg(String),
+    /// An access driver refused the call.
+    #[error(transparent)]
+    Denied(#[from] acl::AccessDenied),
 }
 
 /// The daemon's state and everything that acts on it.
