@@ -1,7 +1,7 @@
 //! The hypervisor side of the daemon: what each API call does to the guests and the host,
 //! independent of the wire protocol.
 //!
-//! [`Driver`] owns the [`Registry`](crate::registry::Registry) (behind a lock), the
+//! [`Driver`] owns the [`Registry`] (behind a lock), the
 //! [`DomainStore`], the audit log and the host facts. Operations take and return plain Moat types;
 //! [`crate::dispatch`] translates to and from libvirt's payloads, and [`crate::errors`] maps
 //! [`DriverError`] to libvirt's error codes.
