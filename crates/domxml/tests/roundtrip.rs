@@ -460,6 +460,7 @@ mod tests {
                             })
                             .collect(),
                         image_compression: image,
+                        gl: None,
                         extra: Extra::default(),
                     }
                 },
@@ -478,6 +479,7 @@ mod tests {
                     vgamem: None,
                     heads,
                     primary,
+                    acceleration: None,
                     extra: Extra::default(),
                 },
                 alias: None,

@@ -504,6 +504,9 @@ fn graphics(w: &mut Writer, graphics: &Graphics, options: &FormatOptions) {
                     a.attr("compression", compression);
                 });
             }
+            if let Some(gl) = &graphics.gl {
+                w.raw(gl);
+            }
             w.extra(&graphics.extra);
         },
     );
@@ -528,7 +531,12 @@ fn video(w: &mut Writer, video: &Video) {
                         .opt("primary", model.primary.map(|p| p.as_str()))
                         .extra(&model.extra);
                 },
-                |w| w.extra(&model.extra),
+                |w| {
+                    if let Some(acceleration) = &model.acceleration {
+                        w.raw(acceleration);
+                    }
+                    w.extra(&model.extra);
+                },
             );
             device_info(w, None, video.alias.as_deref(), video.address.as_ref());
             w.extra(&video.extra);

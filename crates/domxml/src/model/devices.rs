@@ -170,6 +170,8 @@ pub struct Graphics {
     pub listens: Vec<GraphicsListen>,
     /// `<image compression='…'/>` (spice).
     pub image_compression: Option<String>,
+    /// `<gl>` (spice, egl-headless), verbatim.
+    pub gl: Option<RawXml>,
     /// What was not understood.
     pub extra: Extra,
 }
@@ -215,7 +217,9 @@ pub struct VideoModel {
     pub heads: Option<u32>,
     /// `primary`.
     pub primary: Option<YesNo>,
-    /// What was not understood (e.g. `<acceleration>`).
+    /// `<acceleration>`, verbatim.
+    pub acceleration: Option<RawXml>,
+    /// What was not understood.
     pub extra: Extra,
 }
 

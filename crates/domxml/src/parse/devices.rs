@@ -268,6 +268,7 @@ fn graphics_of(mut e: Elem<'_, '_>) -> PResult<Graphics> {
         child.finish()?;
     }
     let image_compression = single_attr(&mut e, "image", "compression")?;
+    let gl = raw_child(&mut e, "gl")?;
     Ok(Graphics {
         kind,
         port,
@@ -278,6 +279,7 @@ fn graphics_of(mut e: Elem<'_, '_>) -> PResult<Graphics> {
         keymap,
         listens,
         image_compression,
+        gl,
         extra: e.finish()?,
     })
 }
@@ -295,6 +297,7 @@ fn video_of(mut e: Elem<'_, '_>) -> PResult<Video> {
             vgamem: child.attr_parse("vgamem")?,
             heads: child.attr_parse("heads")?,
             primary: child.attr_with("primary", yes_no)?,
+            acceleration: raw_child(&mut child, "acceleration")?,
             extra: child.finish()?,
         },
     };
