@@ -2,5 +2,7 @@
 #![warn(missing_docs)]
 
 pub mod argv;
+pub mod jail;
 pub mod paths;
 pub mod qmp;
+pub mod supervise;

@@ -1,0 +1,798 @@
+//! Launching QEMU, watching it, finding it again after a daemon restart, cleaning up after it.
+//!
+//! **Launch** ([`launch`]), the one place QEMU is started:
+//!
+//! 1. create the run directory (0700) and the log directory, remove stale runtime files;
+//! 2. open the log file for appending (0600) and write a header with the command line;
+//! 3. build the [`Command`] from the [`LaunchSpec`] (pure: [`LaunchSpec::command`]): empty
+//!    environment but `LC_ALL=C`, stdin `/dev/null`, stdout and stderr to the log;
+//! 4. add the pre-exec child steps ([`jail`](crate::jail)): `setsid`, tap fds, the hook;
+//! 5. spawn, and open a pidfd for the child at once (it cannot be reaped before we do);
+//! 6. poll for the QMP socket every 5 ms until it accepts the handshake, while watching the
+//!    pidfd: a QEMU that exits early (bad argument, missing kernel) fails the launch with the
+//!    tail of its log; one that does not answer in [`LaunchOptions::ready_timeout`] is killed.
+//!
+//! QEMU is never started with `-daemonize` and never killed on drop: it outlives the daemon.
+//!
+//! **Watch**: [`QemuProcess::wait`] waits on the pidfd (readable when the process exits, for
+//! children and non-children alike), reaps it when it is our child, and removes the runtime
+//! files. It returns within a scheduler tick of the exit; nothing polls.
+//!
+//! **Reattach** ([`reattach`]), on daemon start-up, for a guest whose run directory exists:
+//! read the pidfile, open a pidfd (which pins the pid), check `/proc/PID/cmdline` (under a
+//! root parameter, for tests) names this guest's `-uuid`, then connect to the QMP socket. A
+//! missing pidfile, a dead process or a pid that now belongs to something else means the guest
+//! is gone: its runtime files are removed. A live QEMU whose monitor does not answer is killed,
+//! as libvirt does, because it could not be controlled.
+//!
+//! [`become_subreaper`] makes the daemon the reaper of orphans below it (PID 1 on these hosts
+//! reaps only every ~1.6 s).
+
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use domxml::model::Uuid;
+use rustix::process::{Pid, PidfdFlags, Signal, WaitIdOptions};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tokio::time::Instant;
+
+use crate::argv::QemuArgv;
+use crate::jail::{self, PreExecHook};
+use crate::paths::RuntimePaths;
+use crate::qmp::{QmpClient, QmpError, QmpEvents, QmpOptions};
+
+/// How much of the log an early-exit error quotes.
+pub const LOG_TAIL: u64 = 4096;
+
+/// Interval between checks for the QMP socket during a launch.
+const READY_POLL: Duration = Duration::from_millis(5);
+
+/// Why a launch, watch or reattach failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SuperviseError {
+    /// A runtime or log directory could not be created.
+    #[error("cannot create directory {path}")]
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The log file could not be opened or written.
+    #[error("cannot write QEMU log {path}")]
+    Log {
+        /// The log file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// Tap fds could not be prepared for the child.
+    #[error("cannot prepare the fds passed to QEMU")]
+    PassFds {
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The process could not be started (missing binary, or a pre-exec step failed).
+    #[error("cannot start {program}")]
+    Spawn {
+        /// The emulator.
+        program: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// No pidfd could be opened for the process.
+    #[error("cannot open a pidfd for process {pid}")]
+    Pidfd {
+        /// The process.
+        pid: i32,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// Waiting for the process failed.
+    #[error("cannot wait for QEMU process {pid}")]
+    Wait {
+        /// The process.
+        pid: i32,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// A signal could not be sent.
+    #[error("cannot signal QEMU process {pid}")]
+    Signal {
+        /// The process.
+        pid: i32,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// QEMU exited before its monitor answered.
+    #[error("QEMU exited during start-up ({status}); log {log}: {tail}")]
+    EarlyExit {
+        /// How it ended.
+        status: QemuExit,
+        /// The log file.
+        log: PathBuf,
+        /// The end of the log.
+        tail: String,
+    },
+    /// QEMU's monitor did not answer in time; the process was killed.
+    #[error("QEMU's monitor {path} did not answer within {after:?}; QEMU was killed")]
+    NotReady {
+        /// The QMP socket.
+        path: PathBuf,
+        /// The time waited.
+        after: Duration,
+    },
+    /// A QMP exchange during launch or reattach failed.
+    #[error("cannot talk to QEMU's monitor")]
+    Monitor {
+        /// Why.
+        #[source]
+        source: QmpError,
+    },
+    /// A reattached QEMU's monitor did not answer; the process was killed.
+    #[error("QEMU process {pid} of a running guest has no working monitor; it was killed")]
+    Unreachable {
+        /// The process.
+        pid: i32,
+        /// Why.
+        #[source]
+        source: QmpError,
+    },
+    /// A file under /proc or the pidfile could not be read.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// A runtime file could not be removed.
+    #[error("cannot remove {path}")]
+    Cleanup {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The daemon could not become a child subreaper.
+    #[error("cannot become a child subreaper")]
+    Subreaper {
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// How a QEMU process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QemuExit {
+    /// It exited with this status (0 after a guest power-off or `quit`).
+    Exited(i32),
+    /// It was killed by this signal.
+    Signaled(i32),
+    /// It was not our child (found by [`reattach`] after a daemon restart), so its status is
+    /// not ours to read.
+    Unknown,
+}
+
+impl std::fmt::Display for QemuExit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            QemuExit::Exited(code) => write!(f, "exit status {code}"),
+            QemuExit::Signaled(signal) => write!(f, "killed by signal {signal}"),
+            QemuExit::Unknown => f.write_str("exit status unknown"),
+        }
+    }
+}
+
+/// Everything needed to start one QEMU, built purely before anything is spawned.
+#[derive(Debug)]
+pub struct LaunchSpec {
+    /// The command line.
+    pub argv: QemuArgv,
+    /// The guest's runtime and log paths (the same ones given to [`crate::argv::build`]).
+    pub paths: RuntimePaths,
+    /// The guest's UUID (on the command line; checked on reattach).
+    pub uuid: Uuid,
+    /// One open tap per [`QemuArgv::tap_interfaces`] entry, in that order.
+    pub tap_fds: Vec<OwnedFd>,
+    /// The environment QEMU gets (the daemon's is not inherited).
+    pub env: Vec<(OsString, OsString)>,
+}
+
+impl LaunchSpec {
+    /// A spec with no taps and the environment `LC_ALL=C`.
+    pub fn new(argv: QemuArgv, paths: RuntimePaths, uuid: Uuid) -> Self {
+        LaunchSpec {
+            argv,
+            paths,
+            uuid,
+            tap_fds: Vec::new(),
+            env: vec![("LC_ALL".into(), "C".into())],
+        }
+    }
+
+    /// The command, without stdout/stderr (the log) and the pre-exec steps that [`launch`]
+    /// adds. Pure: nothing is opened or spawned.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(&self.argv.program);
+        command
+            .args(&self.argv.args)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir("/")
+            .stdin(Stdio::null());
+        command
+    }
+}
+
+/// Knobs of a launch.
+#[derive(Debug, Default)]
+pub struct LaunchOptions {
+    /// QMP timeouts for the connection handed back.
+    pub qmp: QmpOptions,
+    /// How long QEMU may take to answer on its monitor (default 10 s; TCG on a loaded
+    /// 2-core host answers in well under a second).
+    pub ready_timeout: Option<Duration>,
+    /// The confinement step for the child (isolation, issue 6).
+    pub pre_exec: Option<PreExecHook>,
+}
+
+/// A started (or found again) QEMU: its process and its monitor.
+#[derive(Debug)]
+pub struct RunningQemu {
+    /// The process.
+    pub process: QemuProcess,
+    /// The monitor connection.
+    pub qmp: QmpClient,
+    /// Its events.
+    pub events: QmpEvents,
+}
+
+/// What [`reattach`] found.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum Reattached {
+    /// QEMU is running and its monitor answered.
+    Running(RunningQemu),
+    /// No QEMU of this guest runs; stale runtime files were removed.
+    Gone,
+}
+
+/// A QEMU process watched through a pidfd.
+///
+/// Share it (`Arc`) between the task that [`wait`](Self::wait)s and the code that kills it.
+/// Dropping it neither kills nor reaps QEMU.
+#[derive(Debug)]
+pub struct QemuProcess {
+    pid: i32,
+    pidfd: AsyncFd<OwnedFd>,
+    paths: RuntimePaths,
+    exit: Mutex<Option<QemuExit>>,
+}
+
+impl QemuProcess {
+    fn watch(pid: i32, paths: RuntimePaths) -> Result<Self, SuperviseError> {
+        let pidfd_error = |source| SuperviseError::Pidfd { pid, source };
+        let raw = Pid::from_raw(pid).ok_or_else(|| pidfd_error(io::Error::from_raw_os_error(libc::ESRCH)))?;
+        let fd = rustix::process::pidfd_open(raw, PidfdFlags::NONBLOCK)
+            .map_err(|err| pidfd_error(err.into()))?;
+        // SAFETY: `fd` is an OwnedFd moved into the AsyncFd: it is open, nothing else can close
+        // it, and its raw number stays the same until the AsyncFd (and with it the fd) drops.
+        let pidfd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
+            .map_err(|err| pidfd_error(err.into()))?;
+        Ok(QemuProcess {
+            pid,
+            pidfd,
+            paths,
+            exit: Mutex::new(None),
+        })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// The guest's runtime paths.
+    pub fn paths(&self) -> &RuntimePaths {
+        &self.paths
+    }
+
+    /// Waits until QEMU has exited, reaps it if it is our child, and removes its runtime files.
+    /// Calling it again returns the same answer.
+    pub async fn wait(&self) -> Result<QemuExit, SuperviseError> {
+        if let Some(exit) = *lock(&self.exit) {
+            return Ok(exit);
+        }
+        let mut guard = self
+            .pidfd
+            .readable()
+            .await
+            .map_err(|source| SuperviseError::Wait {
+                pid: self.pid,
+                source,
+            })?;
+        // The pidfd stays readable once the process has exited; keep the readiness.
+        guard.retain_ready();
+        drop(guard);
+        let exit = self.reap()?;
+        cleanup(&self.paths)?;
+        Ok(exit)
+    }
+
+    /// Whether QEMU has exited (without waiting).
+    pub fn has_exited(&self) -> bool {
+        if lock(&self.exit).is_some() {
+            return true;
+        }
+        let mut fds = [rustix::event::PollFd::new(
+            self.pidfd.get_ref(),
+            rustix::event::PollFlags::IN,
+        )];
+        matches!(rustix::event::poll(&mut fds, Some(&rustix::event::Timespec::default())), Ok(n) if n > 0)
+    }
+
+    fn reap(&self) -> Result<QemuExit, SuperviseError> {
+        let mut slot = lock(&self.exit);
+        if let Some(exit) = *slot {
+            return Ok(exit);
+        }
+        let status = rustix::process::waitid(
+            rustix::process::WaitId::PidFd(self.pidfd.get_ref().as_fd()),
+            WaitIdOptions::EXITED | WaitIdOptions::NOHANG,
+        );
+        let exit = match status {
+            Ok(Some(status)) => {
+                if let Some(code) = status.exit_status() {
+                    QemuExit::Exited(code)
+                } else if let Some(signal) = status.terminating_signal() {
+                    QemuExit::Signaled(signal)
+                } else {
+                    QemuExit::Unknown
+                }
+            }
+            // Exited but not yet collectable should not happen after readiness; treat it and
+            // "not our child" alike: the status is not ours.
+            Ok(None) => QemuExit::Unknown,
+            Err(rustix::io::Errno::CHILD) => QemuExit::Unknown,
+            Err(err) => {
+                return Err(SuperviseError::Wait {
+                    pid: self.pid,
+                    source: err.into(),
+                })
+            }
+        };
+        *slot = Some(exit);
+        Ok(exit)
+    }
+
+    /// Sends SIGKILL (through the pidfd, so never to a recycled pid).
+    pub fn kill(&self) -> Result<(), SuperviseError> {
+        self.signal(Signal::KILL)
+    }
+
+    /// Sends SIGTERM: QEMU stops the guest and exits (`virsh destroy --graceful`).
+    pub fn terminate(&self) -> Result<(), SuperviseError> {
+        self.signal(Signal::TERM)
+    }
+
+    fn signal(&self, signal: Signal) -> Result<(), SuperviseError> {
+        match rustix::process::pidfd_send_signal(self.pidfd.get_ref(), signal) {
+            // Already gone: nothing to do.
+            Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(()),
+            Err(err) => Err(SuperviseError::Signal {
+                pid: self.pid,
+                source: err.into(),
+            }),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Starts QEMU as described in the module doc and waits until its monitor answers.
+pub async fn launch(
+    spec: LaunchSpec,
+    options: LaunchOptions,
+) -> Result<RunningQemu, SuperviseError> {
+    let paths = &spec.paths;
+    create_dir(&paths.run_dir, 0o700)?;
+    if let Some(parent) = paths.log_file.parent() {
+        create_dir(parent, 0o700)?;
+    }
+    remove_runtime_files(paths)?;
+    let log_error = |source| SuperviseError::Log {
+        path: paths.log_file.clone(),
+        source,
+    };
+    let mut log = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(&paths.log_file)
+        .map_err(log_error)?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    writeln!(log, "moat: starting QEMU at unix time {now}: {}", spec.argv).map_err(log_error)?;
+    let stderr = log.try_clone().map_err(log_error)?;
+
+    let passed = jail::prepare_passed_fds(&spec.tap_fds)
+        .map_err(|source| SuperviseError::PassFds { source })?;
+    let mut command = spec.command();
+    command.stdout(log).stderr(stderr);
+    jail::install(&mut command, &passed, options.pre_exec);
+    let child = command.spawn().map_err(|source| SuperviseError::Spawn {
+        program: spec.argv.program.clone(),
+        source,
+    })?;
+    drop(command);
+    drop(passed);
+    let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
+    // Dropping a std Child neither kills nor reaps; the pidfd below does the watching.
+    drop(child);
+    let process = QemuProcess::watch(pid, spec.paths.clone())?;
+    tracing::info!(pid, qemu = %spec.argv, "QEMU started");
+
+    let ready_timeout = options.ready_timeout.unwrap_or(Duration::from_secs(10));
+    let deadline = Instant::now() + ready_timeout;
+    loop {
+        if process.has_exited() {
+            let status = process.wait().await?;
+            return Err(SuperviseError::EarlyExit {
+                status,
+                log: paths.log_file.clone(),
+                tail: log_tail(&paths.log_file),
+            });
+        }
+        if paths.qmp_socket.exists() {
+            match QmpClient::connect(&paths.qmp_socket, options.qmp).await {
+                Ok((qmp, events)) => {
+                    return Ok(RunningQemu {
+                        process,
+                        qmp,
+                        events,
+                    })
+                }
+                Err(QmpError::Connect { .. }) => {}
+                Err(source) => {
+                    process.kill()?;
+                    process.wait().await?;
+                    return Err(SuperviseError::Monitor { source });
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            process.kill()?;
+            process.wait().await?;
+            return Err(SuperviseError::NotReady {
+                path: paths.qmp_socket.clone(),
+                after: ready_timeout,
+            });
+        }
+        tokio::select! {
+            ready = process.pidfd.readable() => {
+                if let Ok(mut guard) = ready {
+                    guard.retain_ready();
+                }
+            }
+            () = tokio::time::sleep(READY_POLL) => {}
+        }
+    }
+}
+
+/// Finds the QEMU of a guest again after a daemon restart (see the module doc).
+///
+/// `proc_root` is `/proc` outside tests. Another client must not hold the QMP connection:
+/// QEMU serves one at a time, so a second one waits until the handshake times out.
+pub async fn reattach(
+    paths: RuntimePaths,
+    uuid: Uuid,
+    proc_root: &Path,
+    qmp: QmpOptions,
+) -> Result<Reattached, SuperviseError> {
+    let text = match fs::read_to_string(&paths.pidfile) {
+        Ok(text) => text,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            cleanup(&paths)?;
+            return Ok(Reattached::Gone);
+        }
+        Err(source) => {
+            return Err(SuperviseError::Read {
+                path: paths.pidfile.clone(),
+                source,
+            })
+        }
+    };
+    let Some(pid) = text.trim().parse::<i32>().ok().filter(|pid| *pid > 0) else {
+        tracing::warn!(pidfile = %paths.pidfile.display(), "garbage in pidfile; guest is gone");
+        cleanup(&paths)?;
+        return Ok(Reattached::Gone);
+    };
+    // The pidfd pins the pid: after this check, the process cannot be replaced by another.
+    let process = match QemuProcess::watch(pid, paths.clone()) {
+        Ok(process) => process,
+        Err(SuperviseError::Pidfd { source, .. }) if source.raw_os_error() == Some(libc::ESRCH) => {
+            cleanup(&paths)?;
+            return Ok(Reattached::Gone);
+        }
+        Err(err) => return Err(err),
+    };
+    let cmdline_path = proc_root.join(pid.to_string()).join("cmdline");
+    let cmdline = match fs::read(&cmdline_path) {
+        Ok(cmdline) => cmdline,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(source) => {
+            return Err(SuperviseError::Read {
+                path: cmdline_path,
+                source,
+            })
+        }
+    };
+    if !cmdline_names_uuid(&cmdline, uuid) || process.has_exited() {
+        tracing::info!(pid, "pidfile names no QEMU of this guest; guest is gone");
+        drop(process);
+        cleanup(&paths)?;
+        return Ok(Reattached::Gone);
+    }
+    match QmpClient::connect(&paths.qmp_socket, qmp).await {
+        Ok((qmp, events)) => Ok(Reattached::Running(RunningQemu {
+            process,
+            qmp,
+            events,
+        })),
+        Err(source) => {
+            process.kill()?;
+            process.wait().await?;
+            Err(SuperviseError::Unreachable { pid, source })
+        }
+    }
+}
+
+/// Whether a NUL-separated command line holds `-uuid UUID`.
+fn cmdline_names_uuid(cmdline: &[u8], uuid: Uuid) -> bool {
+    let wanted = uuid.to_string();
+    let mut args = cmdline.split(|&b| b == 0);
+    while let Some(arg) = args.next() {
+        if arg == b"-uuid" {
+            return args.next() == Some(wanted.as_bytes());
+        }
+    }
+    false
+}
+
+/// Removes a guest's runtime files and its run directory (when empty); keeps the log.
+pub fn cleanup(paths: &RuntimePaths) -> Result<(), SuperviseError> {
+    remove_runtime_files(paths)?;
+    match fs::remove_dir(&paths.run_dir) {
+        Ok(()) => Ok(()),
+        Err(err)
+            if err.kind() == io::ErrorKind::NotFound
+                || err.raw_os_error() == Some(libc::ENOTEMPTY) =>
+        {
+            Ok(())
+        }
+        Err(source) => Err(SuperviseError::Cleanup {
+            path: paths.run_dir.clone(),
+            source,
+        }),
+    }
+}
+
+fn remove_runtime_files(paths: &RuntimePaths) -> Result<(), SuperviseError> {
+    for file in paths.runtime_files() {
+        match fs::remove_file(file) {
+            Ok(()) => {}
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(SuperviseError::Cleanup {
+                    path: file.to_owned(),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+fn create_dir(path: &Path, mode: u32) -> Result<(), SuperviseError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(path)
+        .map_err(|source| SuperviseError::CreateDir {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+/// The last [`LOG_TAIL`] bytes of the log, lossily decoded; empty if unreadable.
+fn log_tail(path: &Path) -> String {
+    let Ok(mut file) = File::open(path) else {
+        return String::new();
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = file.seek(SeekFrom::Start(len.saturating_sub(LOG_TAIL)));
+    let mut bytes = Vec::new();
+    let _ = file.read_to_end(&mut bytes);
+    String::from_utf8_lossy(&bytes).trim().to_owned()
+}
+
+/// Makes the calling process the reaper of orphaned descendants (`PR_SET_CHILD_SUBREAPER`),
+/// so QEMUs whose intermediate parent died are reaped by the daemon at once rather than by
+/// PID 1, which on these hosts reaps only every ~1.6 s.
+pub fn become_subreaper() -> Result<(), SuperviseError> {
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
+        .map_err(|err| SuperviseError::Subreaper { source: err.into() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> (tempfile::TempDir, RuntimePaths) {
+        let dir = tempfile::tempdir().unwrap();
+        let paths =
+            RuntimePaths::for_guest(&dir.path().join("run"), &dir.path().join("state"), "g")
+                .unwrap();
+        fs::create_dir_all(&paths.run_dir).unwrap();
+        (dir, paths)
+    }
+
+    const UUID: &str = "c7a5fdbd-edaf-9455-926a-d65c16db1809";
+
+    fn uuid() -> Uuid {
+        UUID.parse().unwrap()
+    }
+
+    #[test]
+    fn cmdline_must_hold_the_uuid_after_dash_uuid() {
+        let good = format!("qemu-system-x86_64\0-name\0guest=g\0-uuid\0{UUID}\0-m\0size=1k\0");
+        assert!(cmdline_names_uuid(good.as_bytes(), uuid()));
+        let other = good.replace("c7a5", "0000");
+        assert!(!cmdline_names_uuid(other.as_bytes(), uuid()));
+        let elsewhere = format!("bash\0-c\0echo {UUID}\0");
+        assert!(!cmdline_names_uuid(elsewhere.as_bytes(), uuid()));
+        assert!(!cmdline_names_uuid(b"", uuid()));
+    }
+
+    #[tokio::test]
+    async fn reattach_without_pidfile_is_gone_and_cleans_up() {
+        let (_dir, paths) = fixture();
+        fs::write(&paths.qmp_socket, "").unwrap();
+        let found = reattach(paths.clone(), uuid(), Path::new("/proc"), QmpOptions::default())
+            .await
+            .unwrap();
+        assert!(matches!(found, Reattached::Gone));
+        assert!(!paths.qmp_socket.exists());
+        assert!(!paths.run_dir.exists());
+    }
+
+    #[tokio::test]
+    async fn reattach_to_a_recycled_pid_is_gone_and_leaves_the_process_alone() {
+        let (dir, paths) = fixture();
+        // The pidfile names a live process (this test) whose cmdline is not this guest's QEMU.
+        let me = std::process::id();
+        fs::write(&paths.pidfile, format!("{me}\n")).unwrap();
+        fs::write(&paths.qmp_socket, "").unwrap();
+        let proc_root = dir.path().join("proc");
+        fs::create_dir_all(proc_root.join(me.to_string())).unwrap();
+        fs::write(
+            proc_root.join(me.to_string()).join("cmdline"),
+            "/usr/bin/sleep\0100\0",
+        )
+        .unwrap();
+        let found = reattach(paths.clone(), uuid(), &proc_root, QmpOptions::default())
+            .await
+            .unwrap();
+        assert!(matches!(found, Reattached::Gone));
+        assert!(!paths.pidfile.exists() && !paths.qmp_socket.exists());
+    }
+
+    #[tokio::test]
+    async fn reattach_to_a_dead_pid_or_garbage_is_gone() {
+        let (_dir, paths) = fixture();
+        // pid_max is at most 2^22, so this pid never exists.
+        fs::write(&paths.pidfile, "99999999\n").unwrap();
+        let found = reattach(paths.clone(), uuid(), Path::new("/proc"), QmpOptions::default())
+            .await
+            .unwrap();
+        assert!(matches!(found, Reattached::Gone));
+        fs::create_dir_all(&paths.run_dir).unwrap();
+        fs::write(&paths.pidfile, "not a pid").unwrap();
+        let found = reattach(paths.clone(), uuid(), Path::new("/proc"), QmpOptions::default())
+            .await
+            .unwrap();
+        assert!(matches!(found, Reattached::Gone));
+        assert!(!paths.run_dir.exists());
+    }
+
+    #[tokio::test]
+    async fn exit_status_of_a_child_is_reaped_and_files_removed() {
+        let (_dir, paths) = fixture();
+        fs::write(&paths.pidfile, "1").unwrap();
+        let child = Command::new("/bin/sh")
+            .args(["-c", "exit 7"])
+            .spawn()
+            .unwrap();
+        let process = QemuProcess::watch(i32::try_from(child.id()).unwrap(), paths.clone())
+            .unwrap();
+        assert_eq!(process.wait().await.unwrap(), QemuExit::Exited(7));
+        assert_eq!(process.wait().await.unwrap(), QemuExit::Exited(7));
+        assert!(process.has_exited());
+        assert!(!paths.pidfile.exists() && !paths.run_dir.exists());
+    }
+
+    #[tokio::test]
+    async fn a_killed_child_reports_the_signal() {
+        let (_dir, paths) = fixture();
+        let child = Command::new("/bin/sleep").arg("100").spawn().unwrap();
+        let process = QemuProcess::watch(i32::try_from(child.id()).unwrap(), paths).unwrap();
+        assert!(!process.has_exited());
+        process.kill().unwrap();
+        assert_eq!(process.wait().await.unwrap(), QemuExit::Signaled(9));
+        // Signalling an exited process is not an error.
+        process.kill().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_missing_emulator_fails_the_launch_by_name() {
+        let (_dir, paths) = fixture();
+        let argv = QemuArgv {
+            program: "/nonexistent/qemu".into(),
+            args: vec![],
+            accel: crate::argv::Accel::Tcg,
+            tap_interfaces: vec![],
+        };
+        let err = launch(LaunchSpec::new(argv, paths, uuid()), LaunchOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "cannot start /nonexistent/qemu");
+    }
+
+    #[tokio::test]
+    async fn an_early_exit_quotes_the_log() {
+        let (_dir, paths) = fixture();
+        let argv = QemuArgv {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), "echo 'qemu: bad option' >&2; exit 1".into()],
+            accel: crate::argv::Accel::Tcg,
+            tap_interfaces: vec![],
+        };
+        let log = paths.log_file.clone();
+        let err = launch(LaunchSpec::new(argv, paths, uuid()), LaunchOptions::default())
+            .await
+            .unwrap_err();
+        match err {
+            SuperviseError::EarlyExit { status, tail, .. } => {
+                assert_eq!(status, QemuExit::Exited(1));
+                assert!(tail.ends_with("qemu: bad option"), "{tail}");
+                assert!(tail.starts_with("moat: starting QEMU"), "{tail}");
+            }
+            other => panic!("unexpected {other}"),
+        }
+        assert!(log.exists());
+    }
+}
