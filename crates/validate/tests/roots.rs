@@ -109,6 +109,23 @@ fn empty_root_reports_every_check_and_validates() {
 }
 
 #[test]
+fn errors_are_reported_as_tool_notifications() {
+    let (_dir, report) = offline(|root| {
+        common::write(root, "/etc/libvirt/qemu/broken.xml", "<domain type='kvm'>");
+    });
+    assert_eq!(status_of(&report, "guest-no-whole-disk"), Status::Error);
+    assert_eq!(report.exit_code(validate::FailOn::Fail), 2);
+    assert_valid(&report);
+    let log = sarif::to_value(&report);
+    let invocation = &log["runs"][0]["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], false);
+    let notifications = invocation["toolExecutionNotifications"].as_array().unwrap();
+    assert!(notifications
+        .iter()
+        .any(|note| note["associatedRule"]["id"] == "guest-no-whole-disk"));
+}
+
+#[test]
 fn domain_xml_files_replace_discovered_guests() {
     let dir = tempfile::tempdir().unwrap();
     common::good_host(dir.path());
