@@ -272,6 +272,7 @@ fn auto_colour_on_a_terminal() {
 #[test]
 fn domain_xml_files_are_judged() {
     let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "/usr/sbin/lvm", "");
     let file = dir.path().join("guest.xml");
     fs::write(
         &file,

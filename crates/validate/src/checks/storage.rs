@@ -495,6 +495,19 @@ fn raw_findings(
             return Ok(findings);
         }
     }
+    if config.files.is_empty() && config.global_filter.is_none() {
+        let mut installed = false;
+        for binary in ["/usr/sbin/lvm", "/sbin/lvm", "/usr/bin/lvm"] {
+            installed |= host.root.exists(binary)?;
+        }
+        if !installed {
+            findings.push(Finding::new(
+                Status::Pass,
+                "LVM is not installed, so nothing scans the devices given to guests",
+            ));
+            return Ok(findings);
+        }
+    }
     let Some((entries, location)) = config.global_filter else {
         let mut message = if config.files.is_empty() {
             "no /etc/lvm/lvm.conf: LVM scans every device, including those given to guests"
@@ -730,6 +743,16 @@ mod tests {
     }
 
     #[test]
+    fn lvm_installed_without_config_fails_and_absent_lvm_passes() {
+        let fixture = Fixture::offline();
+        define(&fixture, "g", &block("/dev/sdb1", "vdb", ""));
+        fixture.expect(&LVM_GLOBAL_FILTER, Status::Pass);
+        fixture.file("/usr/sbin/lvm", "");
+        let result = fixture.expect(&LVM_GLOBAL_FILTER, Status::Fail);
+        assert!(has(&result, Status::Fail, "no /etc/lvm/lvm.conf"));
+    }
+
+    #[test]
     fn lvm_only_lvs_pass_and_devices_file_counts() {
         let fixture = Fixture::offline();
         define(&fixture, "g", &block("/dev/vg0/g", "vdb", ""));
@@ -829,6 +852,7 @@ mod tests {
         assert!(has(&result, Status::Fail, "/scratch/g.qcow2 is outside"));
         let result = fixture.expect(&NO_WHOLE_DISK, Status::Pass);
         assert!(has(&result, Status::Pass, "/dev/sdb1 as vdb: a partition"));
+        fixture.file("/usr/sbin/lvm", "");
         fixture.expect(&LVM_GLOBAL_FILTER, Status::Fail);
     }
 
