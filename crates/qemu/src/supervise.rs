@@ -476,7 +476,13 @@ pub async fn launch(
                         events,
                     })
                 }
-                Err(QmpError::Connect { .. }) => {}
+                // Not listening yet, or closing because QEMU is exiting: look again.
+                Err(
+                    QmpError::Connect { .. }
+                    | QmpError::Io { .. }
+                    | QmpError::Protocol { .. }
+                    | QmpError::Disconnected { .. },
+                ) => {}
                 Err(source) => {
                     process.kill()?;
                     process.wait().await?;
