@@ -76,6 +76,8 @@ pub enum AccessError {
 #[derive(Debug)]
 pub struct Access {
     stack: AccessStack,
+    /// Whether any driver can deny, computed once: it is asked on every call.
+    enabled: bool,
     rules: Option<(Arc<RulesDriver>, PathBuf)>,
 }
 
@@ -95,8 +97,10 @@ impl Access {
                 }
             }
         }
+        let stack = AccessStack::new(drivers);
         Ok(Self {
-            stack: AccessStack::new(drivers),
+            enabled: !stack.allows_everything(),
+            stack,
             rules,
         })
     }
@@ -105,13 +109,14 @@ impl Access {
     pub fn none() -> Self {
         Self {
             stack: AccessStack::none(),
+            enabled: false,
             rules: None,
         }
     }
 
     /// Whether any check can fail.
     pub fn enabled(&self) -> bool {
-        !self.stack.allows_everything()
+        self.enabled
     }
 
     /// Re-reads the rules file; on error the rules in force stay.

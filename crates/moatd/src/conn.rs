@@ -8,8 +8,9 @@
 //! 4. hypervisor calls need CONNECT_OPEN first — else "hypervisor connection not open";
 //! 5. a read-only connection (read-only socket, or opened with `VIR_CONNECT_RO`) is refused any
 //!    call that needs more than read access (see [`crate::readonly`]);
-//! 6. the call runs in its own task, at most `max_client_requests` at once for this client; its
-//!    reply goes through the connection's writer task, as do keepalive pings and events.
+//! 6. quick in-memory calls run in the connection's task; calls that write to disk run on the
+//!    blocking pool, at most `max_client_requests` at once for this client. Replies go through
+//!    the connection's writer task, as do keepalive pings and events.
 //!
 //! A frame that breaks the protocol (bad length, over a limit) closes this connection with a
 //! logged reason; a malformed payload gets an error reply and the connection stays.
@@ -384,6 +385,23 @@ async fn handle_call(
     let Some(handler) = handler else {
         return Next::Continue;
     };
+    if !dispatch::is_blocking(procedure) {
+        // Quick in-memory calls run right here: no task, no wake-up, replies stay in order.
+        let ctx = CallContext {
+            identity: &state.identity,
+            subject: &state.subject,
+            access: &shared.access,
+            read_only: state.read_only,
+            emulator: &shared.emulator,
+        };
+        return match handler(&shared.driver, &ctx, &call) {
+            Ok(reply) => {
+                let _ = outbox.send(reply).await;
+                Next::Continue
+            }
+            Err(failure) => reply_failure(outbox, &call.header, procedure, failure).await,
+        };
+    }
     // Backpressure: stop reading from this client while it has too many calls running.
     let Ok(permit) = requests.clone().acquire_owned().await else {
         return Next::Close("request limiter closed");
@@ -405,20 +423,16 @@ async fn handle_call(
             };
             handler(&shared.driver, &ctx, &call)
         };
-        let result = if dispatch::is_blocking(procedure) {
-            match tokio::task::spawn_blocking(run).await {
-                Ok(result) => result,
-                Err(err) => {
-                    tracing::error!(?err, %procedure, "call panicked");
-                    Err(Failure::remote(RemoteError::new(
-                        rpc::types::error_code::INTERNAL_ERROR,
-                        rpc::types::error_domain::RPC,
-                        format!("internal error: {procedure} failed unexpectedly"),
-                    )))
-                }
+        let result = match tokio::task::spawn_blocking(run).await {
+            Ok(result) => result,
+            Err(err) => {
+                tracing::error!(?err, %procedure, "call panicked");
+                Err(Failure::remote(RemoteError::new(
+                    rpc::types::error_code::INTERNAL_ERROR,
+                    rpc::types::error_domain::RPC,
+                    format!("internal error: {procedure} failed unexpectedly"),
+                )))
             }
-        } else {
-            run()
         };
         match result {
             Ok(reply) => {
