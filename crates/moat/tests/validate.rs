@@ -176,10 +176,7 @@ fn usage_and_internal_errors_exit_2() {
     assert_eq!(code(&moat(&[])), 2);
     let missing = moat(&["validate", "--root", "/nonexistent/moat-root"]);
     assert_eq!(code(&missing), 2);
-    assert_eq!(
-        stderr(&missing).trim(),
-        "moat: error: cannot find root /nonexistent/moat-root: No such file or directory (os error 2)"
-    );
+    assert!(stderr(&missing).starts_with("moat: error: cannot find root /nonexistent/moat-root: "));
     // A check that cannot be carried out (a broken guest definition) is an error too.
     write(
         dir.path(),
