@@ -86,10 +86,16 @@ impl Qemu {
 
 fn is_qemu(process: &Process) -> bool {
     let program = process.program();
-    process.comm == "qemu-kvm"
-        || process.comm.starts_with("qemu-system-")
-        || program == "qemu-kvm"
-        || program.starts_with("qemu-system-")
+    // `-machine none` is a capability probe (libvirt runs them as root): no guest, no disks.
+    let probe = process
+        .cmdline
+        .windows(2)
+        .any(|pair| pair[0] == "-machine" && pair[1].split(',').next() == Some("none"));
+    !probe
+        && (process.comm == "qemu-kvm"
+            || process.comm.starts_with("qemu-system-")
+            || program == "qemu-kvm"
+            || program.starts_with("qemu-system-"))
 }
 
 fn guest_name(cmdline: &[String]) -> Option<String> {
@@ -576,6 +582,19 @@ mod tests {
             "guest a (pid 10) runs as system_u:system_r:svirt_t"
         ));
         assert!(has(&result, Status::Pass, "dac model"));
+    }
+
+    #[test]
+    fn capability_probes_are_not_guests() {
+        let fixture = Fixture::live();
+        fixture
+            .file("/proc/20/comm", "qemu-system-x86\n")
+            .file(
+                "/proc/20/cmdline",
+                "/usr/bin/qemu-system-x86_64\0-S\0-machine\0none,accel=kvm:tcg\0-qmp\0unix:/tmp/q\0",
+            )
+            .file("/proc/20/status", ROOT);
+        fixture.expect(&CONFINED, Status::NotApplicable);
     }
 
     #[test]
