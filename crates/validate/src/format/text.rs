@@ -1,5 +1,6 @@
-//! Text for people: a header, one line per check, then the details of every check that did not
-//! pass (its findings, the guide's reason and the fix), then the counts.
+//! Text for people: a header, one line per check, then the details of every check that failed,
+//! warned or errored (its findings, the guide's reason and the fix), why the others did not
+//! apply, then the counts.
 //!
 //! ```text
 //! moat validate: / (live)
@@ -12,6 +13,9 @@
 //!   fail  SELinux is not enabled in the running kernel: … [/sys/fs/selinux]
 //!   why   The guide's first host task is …
 //!   fix   Install the SELinux policy and enable it: …
+//!
+//! not applicable:
+//!   selinux-virt-booleans    SELinux is not enabled, so its booleans have no effect …
 //!
 //! 15 checks: 6 pass, 3 fail, 2 warn, 1 info, 3 notapplicable, 0 error
 //! ```
@@ -127,6 +131,27 @@ pub fn render(report: &Report, colour: Colour) -> String {
         let _ = writeln!(out, "  why   {}", wrap(result.rationale, 8));
         let _ = writeln!(out, "  fix   {}", wrap(result.remediation, 8));
     }
+    let not_applicable: Vec<_> = report
+        .results
+        .iter()
+        .filter(|result| result.status == Status::NotApplicable)
+        .collect();
+    if !not_applicable.is_empty() {
+        let _ = writeln!(out, "\nnot applicable:");
+        for result in not_applicable {
+            let reason = result
+                .findings
+                .iter()
+                .find(|finding| finding.status == Status::NotApplicable)
+                .map_or("", |finding| finding.message.as_str());
+            let _ = writeln!(
+                out,
+                "  {:<id_width$}  {}",
+                result.id,
+                wrap(reason, id_width + 4)
+            );
+        }
+    }
     let summary = report.summary();
     let counts: Vec<String> = Status::ALL
         .iter()
@@ -184,6 +209,28 @@ mod tests {
         assert!(text.contains("1 checks: 0 pass, 1 fail, 0 warn"));
         assert!(text.contains("skipped: kvm-host-capable"));
         assert!(!text.contains('\x1b'));
+        assert!(!text.contains("not applicable:"));
+    }
+
+    #[test]
+    fn not_applicable_checks_say_why() {
+        let mut report = report();
+        report.results[0] = CheckResult::new(
+            &CheckInfo {
+                id: "kvm-host-capable",
+                title: "kvm",
+                guide: "-",
+                rationale: "r",
+                remediation: "m",
+                live_only: true,
+            },
+            vec![Finding::new(
+                Status::NotApplicable,
+                "needs the running kernel",
+            )],
+        );
+        let text = render(&report, Colour::Never);
+        assert!(text.contains("\nnot applicable:\n  kvm-host-capable  needs the running kernel\n"));
     }
 
     #[test]
