@@ -23,6 +23,7 @@
 //! at [`FIRST_PASSED_FD`], `FIRST_PASSED_FD + 1`, ….
 
 mod devices;
+mod disk;
 #[cfg(test)]
 mod tests;
 
@@ -43,7 +44,8 @@ pub const FIRST_PASSED_FD: i32 = 3;
 pub const DEFAULT_EMULATOR: &str = "/usr/bin/qemu-system-x86_64";
 
 /// The `-sandbox` argument: QEMU's seccomp denylist with every optional set enabled.
-pub const SANDBOX_ARG: &str = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny";
+pub const SANDBOX_ARG: &str =
+    "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny";
 
 /// Whether hardware KVM is usable on this host (`/dev/kvm` present and openable, not a nested
 /// hypervisor that cannot run Linux guests).
@@ -272,7 +274,10 @@ impl<'a> Builder<'a> {
         }
         self.extra(&domain.extra, "<domain>");
         if !domain.namespaces.is_empty() {
-            self.refuse("<domain>/@xmlns:*", "namespaced extensions are not supported");
+            self.refuse(
+                "<domain>/@xmlns:*",
+                "namespaced extensions are not supported",
+            );
         }
         if domain.genid.is_some() {
             self.refuse("<genid>", "VM generation IDs are not supported yet");
@@ -296,7 +301,11 @@ impl<'a> Builder<'a> {
         }
         if let Some(resource) = &domain.resource {
             self.extra(&resource.extra, "<resource>");
-            if resource.partition.as_deref().is_some_and(|p| p != "/machine") {
+            if resource
+                .partition
+                .as_deref()
+                .is_some_and(|p| p != "/machine")
+            {
                 self.refuse(
                     "<resource>/<partition>",
                     "only the default partition /machine is supported",
@@ -322,7 +331,9 @@ impl<'a> Builder<'a> {
         } else if !(machine_name == "pc" || machine_name.starts_with("pc-i440fx")) {
             self.refuse(
                 "<os>/<type machine>",
-                format!("machine type '{machine_name}' is not supported (pc, q35 and their versions)"),
+                format!(
+                    "machine type '{machine_name}' is not supported (pc, q35 and their versions)"
+                ),
             );
         }
         if !is_name(machine_name) {
@@ -509,7 +520,10 @@ impl<'a> Builder<'a> {
         let vcpu = &self.domain.vcpu;
         self.extra(&vcpu.extra, "<vcpu>");
         if vcpu.placement == VcpuPlacement::Auto {
-            self.refuse("<vcpu placement>", "automatic placement is not supported yet");
+            self.refuse(
+                "<vcpu placement>",
+                "automatic placement is not supported yet",
+            );
         }
         if vcpu.cpuset.is_some() {
             self.refuse("<vcpu cpuset>", "vCPU pinning is not supported yet");
@@ -528,7 +542,10 @@ impl<'a> Builder<'a> {
             if product != u64::from(vcpu.count) {
                 self.refuse(
                     "<cpu>/<topology>",
-                    format!("{product} vCPUs in the topology but <vcpu> is {}", vcpu.count),
+                    format!(
+                        "{product} vCPUs in the topology but <vcpu> is {}",
+                        vcpu.count
+                    ),
                 );
             }
             smp.push_str(&format!(",sockets={}", topology.sockets));
@@ -599,7 +616,11 @@ impl<'a> Builder<'a> {
         if let Some(menu) = os.bootmenu {
             boot.push(format!(
                 "menu={}",
-                if menu.enable == YesNo::Yes { "on" } else { "off" }
+                if menu.enable == YesNo::Yes {
+                    "on"
+                } else {
+                    "off"
+                }
             ));
             if let Some(timeout) = menu.timeout {
                 boot.push(format!("splash-time={timeout}"));
@@ -649,7 +670,10 @@ impl<'a> Builder<'a> {
         );
         self.push("-chardev", qmp);
         self.push("-mon", "chardev=charmonitor,id=monitor,mode=control");
-        self.push("-pidfile", self.paths.pidfile.to_string_lossy().into_owned());
+        self.push(
+            "-pidfile",
+            self.paths.pidfile.to_string_lossy().into_owned(),
+        );
     }
 
     fn finish(self) -> Result<QemuArgv, ArgvError> {

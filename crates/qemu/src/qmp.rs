@@ -299,12 +299,13 @@ impl QmpClient {
     ) -> Result<(QmpClient, QmpEvents), QmpError> {
         let (read, write) = stream.into_split();
         let mut reader = BufReader::new(read);
-        let greeting = tokio::time::timeout(options.handshake_timeout, read_greeting(&mut reader, path))
-            .await
-            .map_err(|_| QmpError::GreetingTimeout {
-                path: path.to_owned(),
-                after: options.handshake_timeout,
-            })??;
+        let greeting =
+            tokio::time::timeout(options.handshake_timeout, read_greeting(&mut reader, path))
+                .await
+                .map_err(|_| QmpError::GreetingTimeout {
+                    path: path.to_owned(),
+                    after: options.handshake_timeout,
+                })??;
         let pending: Pending = Arc::new(Mutex::new(Some(HashMap::new())));
         let (events_tx, events) = mpsc::channel(EVENT_BUFFER);
         let task = tokio::spawn(read_loop(
@@ -404,7 +405,9 @@ impl Monitor for QmpClient {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding this lock leaves the map consistent (single inserts and removes).
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 async fn read_greeting(
@@ -522,7 +525,10 @@ async fn read_loop(
         };
         if let Some(name) = message.get("event").and_then(Value::as_str) {
             let timestamp = message.get("timestamp").and_then(|t| {
-                Some((t.get("seconds")?.as_i64()?, t.get("microseconds")?.as_i64()?))
+                Some((
+                    t.get("seconds")?.as_i64()?,
+                    t.get("microseconds")?.as_i64()?,
+                ))
             });
             let event = QmpEvent {
                 name: name.to_owned(),

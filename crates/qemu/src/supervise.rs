@@ -6,7 +6,7 @@
 //! 2. open the log file for appending (0600) and write a header with the command line;
 //! 3. build the [`Command`] from the [`LaunchSpec`] (pure: [`LaunchSpec::command`]): empty
 //!    environment but `LC_ALL=C`, stdin `/dev/null`, stdout and stderr to the log;
-//! 4. add the pre-exec child steps ([`jail`](crate::jail)): `setsid`, tap fds, the hook;
+//! 4. add the pre-exec child steps ([`jail`]): `setsid`, tap fds, the hook;
 //! 5. spawn, and open a pidfd for the child at once (it cannot be reaped before we do);
 //! 6. poll for the QMP socket every 5 ms until it accepts the handshake, while watching the
 //!    pidfd: a QEMU that exits early (bad argument, missing kernel) fails the launch with the
@@ -292,7 +292,8 @@ pub struct QemuProcess {
 impl QemuProcess {
     fn watch(pid: i32, paths: RuntimePaths) -> Result<Self, SuperviseError> {
         let pidfd_error = |source| SuperviseError::Pidfd { pid, source };
-        let raw = Pid::from_raw(pid).ok_or_else(|| pidfd_error(io::Error::from_raw_os_error(libc::ESRCH)))?;
+        let raw = Pid::from_raw(pid)
+            .ok_or_else(|| pidfd_error(io::Error::from_raw_os_error(libc::ESRCH)))?;
         let fd = rustix::process::pidfd_open(raw, PidfdFlags::NONBLOCK)
             .map_err(|err| pidfd_error(err.into()))?;
         // SAFETY: `fd` is an OwnedFd moved into the AsyncFd: it is open, nothing else can close
@@ -408,7 +409,9 @@ impl QemuProcess {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Starts QEMU as described in the module doc and waits until its monitor answers.
@@ -688,9 +691,14 @@ mod tests {
     async fn reattach_without_pidfile_is_gone_and_cleans_up() {
         let (_dir, paths) = fixture();
         fs::write(&paths.qmp_socket, "").unwrap();
-        let found = reattach(paths.clone(), uuid(), Path::new("/proc"), QmpOptions::default())
-            .await
-            .unwrap();
+        let found = reattach(
+            paths.clone(),
+            uuid(),
+            Path::new("/proc"),
+            QmpOptions::default(),
+        )
+        .await
+        .unwrap();
         assert!(matches!(found, Reattached::Gone));
         assert!(!paths.qmp_socket.exists());
         assert!(!paths.run_dir.exists());
@@ -707,7 +715,7 @@ mod tests {
         fs::create_dir_all(proc_root.join(me.to_string())).unwrap();
         fs::write(
             proc_root.join(me.to_string()).join("cmdline"),
-            "/usr/bin/sleep\0100\0",
+            "/usr/bin/sleep\x00100\x00",
         )
         .unwrap();
         let found = reattach(paths.clone(), uuid(), &proc_root, QmpOptions::default())
@@ -722,15 +730,25 @@ mod tests {
         let (_dir, paths) = fixture();
         // pid_max is at most 2^22, so this pid never exists.
         fs::write(&paths.pidfile, "99999999\n").unwrap();
-        let found = reattach(paths.clone(), uuid(), Path::new("/proc"), QmpOptions::default())
-            .await
-            .unwrap();
+        let found = reattach(
+            paths.clone(),
+            uuid(),
+            Path::new("/proc"),
+            QmpOptions::default(),
+        )
+        .await
+        .unwrap();
         assert!(matches!(found, Reattached::Gone));
         fs::create_dir_all(&paths.run_dir).unwrap();
         fs::write(&paths.pidfile, "not a pid").unwrap();
-        let found = reattach(paths.clone(), uuid(), Path::new("/proc"), QmpOptions::default())
-            .await
-            .unwrap();
+        let found = reattach(
+            paths.clone(),
+            uuid(),
+            Path::new("/proc"),
+            QmpOptions::default(),
+        )
+        .await
+        .unwrap();
         assert!(matches!(found, Reattached::Gone));
         assert!(!paths.run_dir.exists());
     }
@@ -743,8 +761,10 @@ mod tests {
             .args(["-c", "exit 7"])
             .spawn()
             .unwrap();
-        let process = QemuProcess::watch(i32::try_from(child.id()).unwrap(), paths.clone())
-            .unwrap();
+        let process =
+            QemuProcess::watch(i32::try_from(child.id()).unwrap(), paths.clone()).unwrap();
+        // Reaped through the pidfd, not through `child`.
+        drop(child);
         assert_eq!(process.wait().await.unwrap(), QemuExit::Exited(7));
         assert_eq!(process.wait().await.unwrap(), QemuExit::Exited(7));
         assert!(process.has_exited());
@@ -756,6 +776,7 @@ mod tests {
         let (_dir, paths) = fixture();
         let child = Command::new("/bin/sleep").arg("100").spawn().unwrap();
         let process = QemuProcess::watch(i32::try_from(child.id()).unwrap(), paths).unwrap();
+        drop(child);
         assert!(!process.has_exited());
         process.kill().unwrap();
         assert_eq!(process.wait().await.unwrap(), QemuExit::Signaled(9));
@@ -772,9 +793,12 @@ mod tests {
             accel: crate::argv::Accel::Tcg,
             tap_interfaces: vec![],
         };
-        let err = launch(LaunchSpec::new(argv, paths, uuid()), LaunchOptions::default())
-            .await
-            .unwrap_err();
+        let err = launch(
+            LaunchSpec::new(argv, paths, uuid()),
+            LaunchOptions::default(),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err.to_string(), "cannot start /nonexistent/qemu");
     }
 
@@ -788,9 +812,12 @@ mod tests {
             tap_interfaces: vec![],
         };
         let log = paths.log_file.clone();
-        let err = launch(LaunchSpec::new(argv, paths, uuid()), LaunchOptions::default())
-            .await
-            .unwrap_err();
+        let err = launch(
+            LaunchSpec::new(argv, paths, uuid()),
+            LaunchOptions::default(),
+        )
+        .await
+        .unwrap_err();
         match err {
             SuperviseError::EarlyExit { status, tail, .. } => {
                 assert_eq!(status, QemuExit::Exited(1));

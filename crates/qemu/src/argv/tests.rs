@@ -441,7 +441,10 @@ fn lifecycle_actions_map_to_no_shutdown_and_no_reboot() {
 fn missing_acpi_feature_turns_acpi_off() {
     let xml = TEST_GUEST.replace("<features><acpi/></features>", "");
     let text = golden(&build_xml(&xml, &host()).unwrap());
-    assert!(text.contains("-machine pc,usb=off,dump-guest-core=off,acpi=off\n"), "{text}");
+    assert!(
+        text.contains("-machine pc,usb=off,dump-guest-core=off,acpi=off\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -449,5 +452,8 @@ fn display_quotes_arguments_with_spaces() {
     let argv = build_xml(TEST_GUEST, &host()).unwrap();
     let line = argv.to_string();
     assert!(line.starts_with("/usr/bin/qemu-system-x86_64 -name guest=g1,debug-threads=on "));
-    assert!(line.contains(" -append 'console=ttyS0 quiet panic=-1' "), "{line}");
+    assert!(
+        line.contains(" -append 'console=ttyS0 quiet panic=-1' "),
+        "{line}"
+    );
 }

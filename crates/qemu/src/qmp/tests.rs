@@ -71,7 +71,11 @@ async fn handshake_commands_events_and_errors() {
     let (client, mut events) = QmpClient::connect(&path, options()).await.unwrap();
     assert_eq!(
         client.greeting().version,
-        QemuVersion { major: 7, minor: 2, micro: 22 }
+        QemuVersion {
+            major: 7,
+            minor: 2,
+            micro: 22
+        }
     );
     assert_eq!(client.greeting().capabilities, ["oob"]);
 
@@ -85,7 +89,10 @@ async fn handshake_commands_events_and_errors() {
     assert_eq!(shutdown.reason(), Some("guest-shutdown"));
 
     assert_eq!(client.query_status().await.unwrap()["status"], "running");
-    let err = client.execute("nope", Some(json!({"a": 1}))).await.unwrap_err();
+    let err = client
+        .execute("nope", Some(json!({"a": 1})))
+        .await
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "QMP command 'nope' failed: CommandNotFound: The command nope has not been found"
@@ -117,7 +124,10 @@ async fn concurrent_commands_are_matched_by_id() {
         client.execute("echo", Some(json!({"n": 2}))),
         client.execute("echo", Some(json!({"n": 3}))),
     );
-    assert_eq!((a.unwrap(), b.unwrap(), c.unwrap()), (json!(1), json!(2), json!(3)));
+    assert_eq!(
+        (a.unwrap(), b.unwrap(), c.unwrap()),
+        (json!(1), json!(2), json!(3))
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -136,7 +146,10 @@ async fn a_silent_command_times_out() {
         .execute_with_timeout("query-status", None, Duration::from_secs(30))
         .await
         .unwrap_err();
-    assert!(matches!(err, QmpError::Timeout { ref command, after } if command == "query-status" && after == Duration::from_secs(30)), "{err}");
+    assert!(
+        matches!(err, QmpError::Timeout { ref command, after } if command == "query-status" && after == Duration::from_secs(30)),
+        "{err}"
+    );
     assert!(started.elapsed() >= Duration::from_secs(30));
     let err = client.execute("query-status", None).await.unwrap_err();
     assert!(matches!(err, QmpError::Timeout { after, .. } if after == Duration::from_secs(5)));
@@ -153,7 +166,10 @@ async fn a_closed_connection_fails_waiting_commands_and_ends_events() {
     });
     let (client, mut events) = QmpClient::connect(&path, options()).await.unwrap();
     let err = client.quit().await.unwrap_err();
-    assert!(matches!(err, QmpError::Disconnected { ref command } if command == "quit"), "{err}");
+    assert!(
+        matches!(err, QmpError::Disconnected { ref command } if command == "quit"),
+        "{err}"
+    );
     assert!(events.recv().await.is_none());
     let err = client.cont().await.unwrap_err();
     assert!(matches!(err, QmpError::Disconnected { .. }), "{err}");
@@ -186,10 +202,16 @@ async fn a_first_message_that_is_no_greeting_is_refused() {
 #[tokio::test]
 async fn a_refused_capabilities_negotiation_is_an_error() {
     let (_dir, path) = server(GREETING, |request| {
-        Some(vec![json!({"error": {"class": "GenericError", "desc": "no"}, "id": request["id"]}).to_string()])
+        Some(vec![
+            json!({"error": {"class": "GenericError", "desc": "no"}, "id": request["id"]})
+                .to_string(),
+        ])
     });
     let err = QmpClient::connect(&path, options()).await.unwrap_err();
-    assert!(matches!(err, QmpError::Command { ref command, .. } if command == "qmp_capabilities"), "{err}");
+    assert!(
+        matches!(err, QmpError::Command { ref command, .. } if command == "qmp_capabilities"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -197,13 +219,19 @@ async fn connecting_to_a_missing_socket_names_it() {
     let err = QmpClient::connect(std::path::Path::new("/nonexistent/qmp.sock"), options())
         .await
         .unwrap_err();
-    assert_eq!(err.to_string(), "cannot connect to QMP socket /nonexistent/qmp.sock");
+    assert_eq!(
+        err.to_string(),
+        "cannot connect to QMP socket /nonexistent/qmp.sock"
+    );
 }
 
 #[tokio::test]
 async fn the_fake_records_calls_and_plays_its_script() {
     let fake = RecordingMonitor::new();
-    fake.reply("query-status", json!({"status": "paused", "running": false}));
+    fake.reply(
+        "query-status",
+        json!({"status": "paused", "running": false}),
+    );
     fake.fail(
         "cont",
         QmpError::Timeout {
@@ -213,13 +241,24 @@ async fn the_fake_records_calls_and_plays_its_script() {
     );
     let monitor: &dyn Monitor = &fake;
     assert_eq!(monitor.query_status().await.unwrap()["status"], "paused");
-    assert!(matches!(monitor.cont().await, Err(QmpError::Timeout { .. })));
+    assert!(matches!(
+        monitor.cont().await,
+        Err(QmpError::Timeout { .. })
+    ));
     let unscripted = monitor
-        .execute("human-monitor-command", Some(json!({"command-line": "info"})))
+        .execute(
+            "human-monitor-command",
+            Some(json!({"command-line": "info"})),
+        )
         .await
         .unwrap_err();
-    assert!(matches!(unscripted, QmpError::Command { ref class, .. } if class == "CommandNotFound"));
-    assert_eq!(fake.commands(), ["query-status", "cont", "human-monitor-command"]);
+    assert!(
+        matches!(unscripted, QmpError::Command { ref class, .. } if class == "CommandNotFound")
+    );
+    assert_eq!(
+        fake.commands(),
+        ["query-status", "cont", "human-monitor-command"]
+    );
     assert_eq!(
         fake.calls()[2].arguments,
         Some(json!({"command-line": "info"}))
