@@ -16,17 +16,17 @@ impl Glob {
         }
     }
 
-    /// Whether `text` matches.
+    /// Whether `text` matches. No allocation: this runs on every access check.
     pub fn matches(&self, text: &str) -> bool {
         if self.literal {
             return self.pattern.iter().copied().eq(text.chars());
         }
-        let text: Vec<char> = text.chars().collect();
+        let next_char = |at: usize| text.get(at..).and_then(|rest| rest.chars().next());
         // Iterative matching with one backtrack point for the last `*`: linear in practice,
-        // never exponential.
+        // never exponential. `p` indexes the pattern's chars, `t` the text's bytes.
         let (mut p, mut t) = (0, 0);
         let mut star: Option<(usize, usize)> = None;
-        while t < text.len() {
+        while let Some(c) = next_char(t) {
             match self.pattern.get(p) {
                 Some('*') => {
                     star = Some((p, t));
@@ -34,17 +34,18 @@ impl Glob {
                 }
                 Some('?') => {
                     p += 1;
-                    t += 1;
+                    t += c.len_utf8();
                 }
-                Some(c) if *c == text[t] => {
+                Some(&pc) if pc == c => {
                     p += 1;
-                    t += 1;
+                    t += c.len_utf8();
                 }
                 _ => match star {
                     Some((sp, st)) => {
+                        let skipped = next_char(st).map_or(1, char::len_utf8);
                         p = sp + 1;
-                        t = st + 1;
-                        star = Some((sp, st + 1));
+                        t = st + skipped;
+                        star = Some((sp, t));
                     }
                     None => return false,
                 },
@@ -71,5 +72,8 @@ mod tests {
         assert!(!Glob::new("demo").matches("demo2"));
         assert!(Glob::new("CN=*,O=Example").matches("CN=alice,O=Example"));
         assert!(!Glob::new("a*a*a*a*b").matches(&"a".repeat(200)));
+        assert!(Glob::new("é?-*").matches("éü-x"));
+        assert!(Glob::new("*ü").matches("aaü"));
+        assert!(!Glob::new("?").matches("üü"));
     }
 }

@@ -672,3 +672,26 @@ domains = ["web-secret"]
         );
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_example_parses_and_means_what_it_says() {
+        let rules = Rules::parse(include_str!("../../../../examples/access-rules.toml")).unwrap();
+        let root = Subject {
+            uid: Some(0),
+            ..Subject::default()
+        };
+        let target = Target::domain("any", Uuid::nil());
+        let delete: Permission = "domain:delete".parse().unwrap();
+        assert!(rules.explain(&root, &target, delete).allowed);
+        let stranger = Subject {
+            uid: Some(4242),
+            user: Some("stranger".into()),
+            ..Subject::default()
+        };
+        assert!(!rules.explain(&stranger, &target, delete).allowed);
+    }
+}
