@@ -145,6 +145,8 @@ pub(crate) fn kernel_params(cmdline: &str) -> Vec<(String, Option<String>)> {
 
 #[cfg(test)]
 pub(crate) mod fixture;
+#[cfg(test)]
+mod proptests;
 
 #[cfg(test)]
 mod tests {
