@@ -2,7 +2,9 @@
 //!
 //! **Launch** ([`launch`]), the one place QEMU is started:
 //!
-//! 1. create the run directory (0700) and the log directory, remove stale runtime files;
+//! 1. refuse if the pidfile names a live QEMU of this guest (call [`reattach`] first after a
+//!    restart); create the run directory (0700) and the log directory, remove stale runtime
+//!    files;
 //! 2. open the log file for appending (0600) and write a header with the command line;
 //! 3. build the [`Command`] from the [`LaunchSpec`] (pure: [`LaunchSpec::command`]): empty
 //!    environment but `LC_ALL=C`, stdin `/dev/null`, stdout and stderr to the log;
@@ -119,6 +121,13 @@ pub enum SuperviseError {
         /// Why.
         #[source]
         source: io::Error,
+    },
+    /// A QEMU of this guest already runs (found from its pidfile); starting a second one would
+    /// share its disks.
+    #[error("a QEMU of this guest already runs as process {pid}")]
+    AlreadyRunning {
+        /// The running process.
+        pid: i32,
     },
     /// QEMU exited before its monitor answered.
     #[error("QEMU exited during start-up ({status}); log {log}: {tail}")]
@@ -254,6 +263,8 @@ pub struct LaunchOptions {
     pub ready_timeout: Option<Duration>,
     /// The confinement step for the child (isolation, issue 6).
     pub pre_exec: Option<PreExecHook>,
+    /// Where `/proc` is, for the check that no QEMU of this guest runs yet (default `/proc`).
+    pub proc_root: Option<PathBuf>,
 }
 
 /// A started (or found again) QEMU: its process and its monitor.
@@ -420,6 +431,10 @@ pub async fn launch(
     options: LaunchOptions,
 ) -> Result<RunningQemu, SuperviseError> {
     let paths = &spec.paths;
+    let proc_root = options.proc_root.as_deref().unwrap_or(Path::new("/proc"));
+    if let Some(running) = find_live(paths, spec.uuid, proc_root)? {
+        return Err(SuperviseError::AlreadyRunning { pid: running.pid });
+    }
     create_dir(&paths.run_dir, 0o700)?;
     if let Some(parent) = paths.log_file.parent() {
         create_dir(parent, 0o700)?;
@@ -447,10 +462,16 @@ pub async fn launch(
     let mut command = spec.command();
     command.stdout(log).stderr(stderr);
     jail::install(&mut command, &passed, options.pre_exec);
-    let child = command.spawn().map_err(|source| SuperviseError::Spawn {
-        program: spec.argv.program.clone(),
-        source,
-    })?;
+    let child = match command.spawn() {
+        Ok(child) => child,
+        Err(source) => {
+            cleanup(paths)?;
+            return Err(SuperviseError::Spawn {
+                program: spec.argv.program.clone(),
+                source,
+            });
+        }
+    };
     drop(command);
     drop(passed);
     let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
@@ -522,12 +543,38 @@ pub async fn reattach(
     proc_root: &Path,
     qmp: QmpOptions,
 ) -> Result<Reattached, SuperviseError> {
+    let Some(process) = find_live(&paths, uuid, proc_root)? else {
+        cleanup(&paths)?;
+        return Ok(Reattached::Gone);
+    };
+    match QmpClient::connect(&paths.qmp_socket, qmp).await {
+        Ok((qmp, events)) => Ok(Reattached::Running(RunningQemu {
+            process,
+            qmp,
+            events,
+        })),
+        Err(source) => {
+            process.kill()?;
+            process.wait().await?;
+            Err(SuperviseError::Unreachable {
+                pid: process.pid,
+                source,
+            })
+        }
+    }
+}
+
+/// The live QEMU of this guest named by its pidfile, if any: the pidfile holds a pid, a pidfd
+/// opens for it (which pins the pid: it cannot be recycled while we look), its cmdline holds
+/// `-uuid UUID`, and it has not exited.
+fn find_live(
+    paths: &RuntimePaths,
+    uuid: Uuid,
+    proc_root: &Path,
+) -> Result<Option<QemuProcess>, SuperviseError> {
     let text = match fs::read_to_string(&paths.pidfile) {
         Ok(text) => text,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => {
-            cleanup(&paths)?;
-            return Ok(Reattached::Gone);
-        }
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {
             return Err(SuperviseError::Read {
                 path: paths.pidfile.clone(),
@@ -537,15 +584,12 @@ pub async fn reattach(
     };
     let Some(pid) = text.trim().parse::<i32>().ok().filter(|pid| *pid > 0) else {
         tracing::warn!(pidfile = %paths.pidfile.display(), "garbage in pidfile; guest is gone");
-        cleanup(&paths)?;
-        return Ok(Reattached::Gone);
+        return Ok(None);
     };
-    // The pidfd pins the pid: after this check, the process cannot be replaced by another.
     let process = match QemuProcess::watch(pid, paths.clone()) {
         Ok(process) => process,
         Err(SuperviseError::Pidfd { source, .. }) if source.raw_os_error() == Some(libc::ESRCH) => {
-            cleanup(&paths)?;
-            return Ok(Reattached::Gone);
+            return Ok(None)
         }
         Err(err) => return Err(err),
     };
@@ -561,23 +605,10 @@ pub async fn reattach(
         }
     };
     if !cmdline_names_uuid(&cmdline, uuid) || process.has_exited() {
-        tracing::info!(pid, "pidfile names no QEMU of this guest; guest is gone");
-        drop(process);
-        cleanup(&paths)?;
-        return Ok(Reattached::Gone);
+        tracing::info!(pid, "pidfile names no live QEMU of this guest");
+        return Ok(None);
     }
-    match QmpClient::connect(&paths.qmp_socket, qmp).await {
-        Ok((qmp, events)) => Ok(Reattached::Running(RunningQemu {
-            process,
-            qmp,
-            events,
-        })),
-        Err(source) => {
-            process.kill()?;
-            process.wait().await?;
-            Err(SuperviseError::Unreachable { pid, source })
-        }
-    }
+    Ok(Some(process))
 }
 
 /// Whether a NUL-separated command line holds `-uuid UUID`.
@@ -782,6 +813,41 @@ mod tests {
         assert_eq!(process.wait().await.unwrap(), QemuExit::Signaled(9));
         // Signalling an exited process is not an error.
         process.kill().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_second_launch_of_a_running_guest_is_refused() {
+        let (dir, paths) = fixture();
+        // The pidfile names a live process (this test) whose cmdline holds the guest's uuid.
+        let me = std::process::id();
+        fs::write(&paths.pidfile, me.to_string()).unwrap();
+        fs::write(&paths.qmp_socket, "").unwrap();
+        let proc_root = dir.path().join("proc");
+        fs::create_dir_all(proc_root.join(me.to_string())).unwrap();
+        fs::write(
+            proc_root.join(me.to_string()).join("cmdline"),
+            format!("qemu-system-x86_64\0-uuid\0{UUID}\0"),
+        )
+        .unwrap();
+        let argv = QemuArgv {
+            program: "/bin/true".into(),
+            args: vec![],
+            accel: crate::argv::Accel::Tcg,
+            tap_interfaces: vec![],
+        };
+        let options = LaunchOptions {
+            proc_root: Some(proc_root),
+            ..LaunchOptions::default()
+        };
+        let err = launch(LaunchSpec::new(argv, paths.clone(), uuid()), options)
+            .await
+            .unwrap_err();
+        let expected = format!("a QEMU of this guest already runs as process {me}");
+        assert_eq!(err.to_string(), expected);
+        assert!(
+            paths.qmp_socket.exists(),
+            "the running QEMU's files must stay"
+        );
     }
 
     #[tokio::test]

@@ -265,6 +265,21 @@ async fn a_paused_guest_is_found_again_after_a_daemon_restart() {
         panic!("running QEMU not found again");
     };
     assert_eq!(process.pid(), pid);
+    // While it runs, a second QEMU for the same guest is refused.
+    let host = HostFacts {
+        kvm: Kvm::Unavailable,
+        sandbox: Sandbox::Unsupported,
+        start: StartMode::Running,
+    };
+    let argv = argv::build(&guest.domain, &host, &guest.paths).unwrap();
+    let spec = LaunchSpec::new(argv, guest.paths.clone(), guest.domain.uuid);
+    let err = supervise::launch(spec, LaunchOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, supervise::SuperviseError::AlreadyRunning { pid: p } if p == pid),
+        "{err}"
+    );
     qmp.cont().await.unwrap();
     next_event(&mut events, EventKind::Resume).await;
     assert_eq!(qmp.query_status().await.unwrap()["status"], "running");
