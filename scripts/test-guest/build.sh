@@ -54,7 +54,10 @@ download() {
     apt-get download "$kpkg" busybox-static >/dev/null 2>download.log
 }
 if ! download; then
+    # Stale package lists name a kernel that has left the archive: refresh, resolve again.
     apt-get update >&2 || die "apt-get update failed"
+    kpkg=$(resolve_kernel)
+    [ -n "$kpkg" ] || die "cannot resolve the package behind linux-image-cloud-amd64"
     download || die "apt-get download $kpkg busybox-static failed: $(cat download.log)"
 fi
 
@@ -140,8 +143,9 @@ cp "$vmlinuz" result/vmlinuz
     echo "busybox $(dpkg-deb -f busybox-static_*.deb Version)"
 } > result/VERSION
 
-rm -rf "$out.old"
-[ -e "$out" ] && mv "$out" "$out.old"
-mv result "$out" || die "cannot move the guest to $out"
-rm -rf "$out.old"
-echo "test-guest: built $out ($(cat "$out/VERSION" | tr '\n' ' '))" >&2
+if [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.cpio.gz" ] && [ -s "$out/VERSION" ]; then
+    exit 0   # a concurrent build finished first
+fi
+rm -rf "$out"   # an incomplete leftover
+mv -T result "$out" 2>/dev/null || [ -s "$out/VERSION" ] || die "cannot move the guest to $out"
+echo "test-guest: built $out ($(tr '\n' ' ' < "$out/VERSION"))" >&2
