@@ -72,6 +72,7 @@ fn guest(name: &str, kernel: Option<&Path>) -> Guest {
   <devices>
     <serial type='file'><source path='{serial}'/><target port='0'/></serial>
     <console type='file'><source path='{serial}'/><target type='serial' port='0'/></console>
+    <serial type='pty'><target port='1'/></serial>
     <memballoon model='none'/>
   </devices>
 </domain>",
@@ -280,6 +281,10 @@ async fn a_paused_guest_is_found_again_after_a_daemon_restart() {
         matches!(err, supervise::SuperviseError::AlreadyRunning { pid: p } if p == pid),
         "{err}"
     );
+    let ptys = qemu::qmp::pty_paths(&qmp).await.unwrap();
+    assert_eq!(ptys.len(), 1, "{ptys:?}");
+    assert_eq!(ptys[0].0, "charserial1");
+    assert!(ptys[0].1.starts_with("/dev/pts/"), "{ptys:?}");
     qmp.cont().await.unwrap();
     next_event(&mut events, EventKind::Resume).await;
     assert_eq!(qmp.query_status().await.unwrap()["status"], "running");
