@@ -851,6 +851,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_qemu_that_never_answers_is_killed_after_the_ready_timeout() {
+        let (_dir, paths) = fixture();
+        let argv = QemuArgv {
+            program: "/bin/sleep".into(),
+            args: vec!["100".into()],
+            accel: crate::argv::Accel::Tcg,
+            tap_interfaces: vec![],
+        };
+        let options = LaunchOptions {
+            ready_timeout: Some(Duration::from_millis(200)),
+            ..LaunchOptions::default()
+        };
+        let err = launch(LaunchSpec::new(argv, paths.clone(), uuid()), options)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, SuperviseError::NotReady { ref path, .. } if *path == paths.qmp_socket),
+            "{err}"
+        );
+        assert!(!paths.run_dir.exists());
+    }
+
+    #[test]
+    fn the_daemon_can_become_a_subreaper() {
+        become_subreaper().unwrap();
+        assert!(rustix::process::child_subreaper().unwrap().is_some());
+    }
+
+    #[tokio::test]
     async fn a_missing_emulator_fails_the_launch_by_name() {
         let (_dir, paths) = fixture();
         let argv = QemuArgv {
