@@ -474,10 +474,21 @@ pub async fn launch(
     };
     drop(command);
     drop(passed);
-    let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
+    let raw_pid = Pid::from_child(&child);
+    let pid = raw_pid.as_raw_nonzero().get();
     // Dropping a std Child neither kills nor reaps; the pidfd below does the watching.
     drop(child);
-    let process = QemuProcess::watch(pid, spec.paths.clone())?;
+    let process = match QemuProcess::watch(pid, spec.paths.clone()) {
+        Ok(process) => process,
+        Err(err) => {
+            // Unwatched, it could not be controlled: stop it now. It is our child and
+            // unreaped, so the pid is still its own.
+            let _ = rustix::process::kill_process(raw_pid, Signal::KILL);
+            let _ = rustix::process::waitpid(Some(raw_pid), rustix::process::WaitOptions::empty());
+            cleanup(paths)?;
+            return Err(err);
+        }
+    };
     tracing::info!(pid, qemu = %spec.argv, "QEMU started");
 
     let ready_timeout = options.ready_timeout.unwrap_or(Duration::from_secs(10));
@@ -523,11 +534,10 @@ pub async fn launch(
             });
         }
         tokio::select! {
-            ready = process.pidfd.readable() => {
-                if let Ok(mut guard) = ready {
-                    guard.retain_ready();
-                }
-            }
+            ready = process.pidfd.readable() => match ready {
+                Ok(mut guard) => guard.retain_ready(),
+                Err(_) => tokio::time::sleep(READY_POLL).await,
+            },
             () = tokio::time::sleep(READY_POLL) => {}
         }
     }
