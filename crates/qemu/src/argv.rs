@@ -656,6 +656,8 @@ impl<'a> Builder<'a> {
             // reports one, stops or shuts the guest down and the daemon destroys it.
             LifecycleAction::Destroy => {}
             LifecycleAction::Preserve => self.push("-action", "panic=pause"),
+            // QEMU reports GUEST_PANICKED and keeps running; the daemon resets the guest.
+            LifecycleAction::Restart => self.push("-action", "panic=none"),
             other => self.refuse(
                 "<on_crash>",
                 format!("'{}' is not supported", other.as_str()),

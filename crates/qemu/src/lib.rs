@@ -39,7 +39,7 @@
 //!   `check` other than `none`, feature policy `optional`, a topology that does not multiply
 //!   to `<vcpu>`;
 //! - `<clock>` offsets `timezone`/`variable`, `basis`, `adjustment`, any `<timer>`;
-//! - lifecycle: `rename-restart`/`coredump-*` anywhere, `preserve` on reboot, `restart` on crash;
+//! - lifecycle: `rename-restart`/`coredump-*` anywhere, `preserve` on reboot;
 //! - disks: types `dir`/`network`/`volume`, devices `floppy`/`lun`, buses `usb`/`fdc`/`sd`,
 //!   IDE on q35 and SATA on pc, formats other than raw/qcow2, `<transient>`, `<wwn>`,
 //!   `startupPolicy`, `io='native'` without `cache='none'|'directsync'`, read-only IDE/SATA

@@ -435,6 +435,8 @@ fn lifecycle_actions_map_to_no_shutdown_and_no_reboot() {
         ..host()
     };
     assert!(golden(&build_xml(&base, &paused).unwrap()).contains("\n-S\n"));
+    let restart = base.replace("<devices>", "<on_crash>restart</on_crash><devices>");
+    assert!(golden(&build_xml(&restart, &host()).unwrap()).contains("\n-action panic=none\n"));
 }
 
 #[test]
