@@ -884,6 +884,29 @@ mod tests {
     }
 
     #[test]
+    fn the_command_gets_the_argv_and_nothing_of_the_daemons_environment() {
+        let (_dir, paths) = fixture();
+        let argv = QemuArgv {
+            program: "/usr/bin/qemu-system-x86_64".into(),
+            args: vec!["-name".into(), "guest=g".into()],
+            accel: crate::argv::Accel::Tcg,
+            tap_interfaces: vec![],
+        };
+        let command = LaunchSpec::new(argv, paths, uuid()).command();
+        assert_eq!(command.get_program(), "/usr/bin/qemu-system-x86_64");
+        assert_eq!(command.get_args().collect::<Vec<_>>(), ["-name", "guest=g"]);
+        let env: Vec<_> = command.get_envs().collect();
+        assert_eq!(
+            env,
+            [(
+                std::ffi::OsStr::new("LC_ALL"),
+                Some(std::ffi::OsStr::new("C"))
+            )]
+        );
+        assert_eq!(command.get_current_dir(), Some(Path::new("/")));
+    }
+
+    #[test]
     fn the_daemon_can_become_a_subreaper() {
         become_subreaper().unwrap();
         assert!(rustix::process::child_subreaper().unwrap().is_some());

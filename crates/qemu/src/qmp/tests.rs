@@ -279,3 +279,24 @@ async fn pty_paths_come_from_query_chardev() {
     let ptys = pty_paths(&fake).await.unwrap();
     assert_eq!(ptys, [("charserial0".to_owned(), "/dev/pts/3".to_owned())]);
 }
+
+#[test]
+fn lifecycle_events_have_kinds() {
+    for (name, kind) in [
+        ("SHUTDOWN", EventKind::Shutdown),
+        ("STOP", EventKind::Stop),
+        ("RESUME", EventKind::Resume),
+        ("RESET", EventKind::Reset),
+        ("POWERDOWN", EventKind::Powerdown),
+        ("GUEST_PANICKED", EventKind::GuestPanicked),
+        ("RTC_CHANGE", EventKind::Other),
+    ] {
+        let event = QmpEvent {
+            name: name.into(),
+            data: Value::Null,
+            timestamp: None,
+        };
+        assert_eq!(event.kind(), kind, "{name}");
+        assert_eq!(event.reason(), None);
+    }
+}
