@@ -7,7 +7,11 @@
 //!    reach it, and it survives a daemon restart;
 //! 2. puts the passed fds (taps) at [`FIRST_PASSED_FD`], `FIRST_PASSED_FD + 1`, … without
 //!    close-on-exec, where the command line from [`argv`](crate::argv) expects them;
-//! 3. runs the [`PreExecHook`], if any: the place where the isolation work (issue 6) confines
+//! 3. marks every other fd from there up close-on-exec (`close_range` with
+//!    `CLOSE_RANGE_CLOEXEC`), so nothing the daemon leaked without the flag (a listening
+//!    management socket, above all) reaches QEMU; best effort on kernels before 5.11, where
+//!    std's and tokio's own close-on-exec flags still hold;
+//! 4. runs the [`PreExecHook`], if any: the place where the isolation work (issue 6) confines
 //!    the child (cgroups, namespaces, pivot_root, rlimits, uid/gid, Landlock) before exec.
 //!
 //! # Async-signal-safety
@@ -71,6 +75,9 @@ pub(crate) fn prepare_passed_fds(fds: &[OwnedFd]) -> io::Result<Vec<OwnedFd>> {
 /// stay open until the command is spawned.
 pub(crate) fn install(command: &mut Command, passed: &[OwnedFd], hook: Option<PreExecHook>) {
     let sources: Vec<RawFd> = passed.iter().map(AsRawFd::as_raw_fd).collect();
+    let first_unpassed = FIRST_PASSED_FD
+        .unsigned_abs()
+        .saturating_add(u32::try_from(sources.len()).unwrap_or(u32::MAX));
     let mut hook = hook;
     let child = move || -> io::Result<()> {
         rustix::process::setsid().map_err(io::Error::from)?;
@@ -83,13 +90,25 @@ pub(crate) fn install(command: &mut Command, passed: &[OwnedFd], hook: Option<Pr
                 return Err(io::Error::last_os_error());
             }
         }
+        // SAFETY: close_range is a raw system call, async-signal-safe; with CLOSE_RANGE_CLOEXEC
+        // it only sets flags, so std's exec-error pipe keeps working until exec. Its failure
+        // (ENOSYS/EINVAL before Linux 5.11) is ignored on purpose: best effort, see the
+        // module doc.
+        let _ = unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                first_unpassed,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            )
+        };
         match hook.as_mut() {
             Some(PreExecHook { hook }) => hook(),
             None => Ok(()),
         }
     };
-    // SAFETY: the closure is async-signal-safe (module doc): setsid and dup2 are raw system
-    // calls, `sources` was built in the parent and is only read, errors are raw OS errors, and
+    // SAFETY: the closure is async-signal-safe (module doc): setsid, dup2 and close_range are
+    // raw system calls, `sources` was built in the parent and is only read, errors are raw OS errors, and
     // the hook's constructor obliges it to the same rules.
     unsafe {
         command.pre_exec(child);
@@ -137,6 +156,26 @@ mod tests {
         assert_eq!(fields[0], fields[1], "not a session leader: {out}");
         // The flag was set in the child's copy of memory, not ours.
         assert!(!flag.load(std::sync::atomic::Ordering::SeqCst));
+    }
+
+    #[test]
+    fn fds_leaked_without_cloexec_do_not_reach_the_child() {
+        let file = tempfile::tempfile().unwrap();
+        // rustix's dup leaves the copy without close-on-exec: a leak.
+        let leaked = rustix::io::dup(&file).unwrap();
+        let number = leaked.as_raw_fd();
+        let mut command = Command::new("/bin/sh");
+        command.args([
+            "-c",
+            &format!("if [ -e /proc/$$/fd/{number} ]; then exit 1; else exit 0; fi"),
+        ]);
+        install(&mut command, &[], None);
+        assert!(command.status().unwrap().success(), "fd {number} leaked");
+        // Without the child steps the same fd does reach the child, so the test can fail.
+        let mut plain = Command::new("/bin/sh");
+        plain.args(["-c", &format!("[ -e /proc/$$/fd/{number} ]")]);
+        assert!(plain.status().unwrap().success());
+        drop(leaked);
     }
 
     #[test]
