@@ -35,7 +35,7 @@ use acl::{ObjectType, Subject, Target};
 
 use crate::access::{self, procedure_acl, Access};
 use crate::audit::Outcome;
-use crate::dispatch::{self, run as reply, CallContext, Failure};
+use crate::dispatch::{self, run as reply, CallContext, Failure, OwnedCall};
 use crate::driver::node::Emulator;
 use crate::driver::{Driver, DriverError, LifecycleEvent};
 use crate::errors;
@@ -72,7 +72,7 @@ pub struct Shared {
     /// The access drivers.
     pub access: Arc<Access>,
     /// The emulator found at start-up.
-    pub emulator: Emulator,
+    pub emulator: Arc<Emulator>,
     /// Most calls one client may have running.
     pub max_client_requests: usize,
     /// Idle time before a ping, if the client negotiated keepalive; `None` disables pings.
@@ -325,12 +325,12 @@ async fn handle_call(
 ) -> Next {
     let procedure = call.procedure;
     let connection_level = is_connection_procedure(procedure);
-    let handler = if connection_level {
-        None
+    let (handler, waiting) = if connection_level {
+        (None, None)
     } else {
-        dispatch::route(procedure)
+        (dispatch::route(procedure), dispatch::route_async(procedure))
     };
-    if !connection_level && handler.is_none() {
+    if !connection_level && handler.is_none() && waiting.is_none() {
         return send_error(
             outbox,
             &call.header,
@@ -381,6 +381,36 @@ async fn handle_call(
             }
             Err(failure) => reply_failure(outbox, &call.header, call.procedure, failure).await,
         };
+    }
+    if let Some(waiting) = waiting {
+        // Lifecycle calls wait on QEMU: their own task, within the client's request limit.
+        let Ok(permit) = requests.clone().acquire_owned().await else {
+            return Next::Close("request limiter closed");
+        };
+        let owned = OwnedCall {
+            driver: Arc::clone(&shared.driver),
+            access: Arc::clone(&shared.access),
+            emulator: Arc::clone(&shared.emulator),
+            identity: state.identity.clone(),
+            subject: state.subject.clone(),
+            read_only: state.read_only,
+            call,
+        };
+        let header = owned.call.header;
+        let outbox = outbox.clone();
+        tokio::spawn(async move {
+            let result = waiting(owned).await;
+            match result {
+                Ok(reply) => {
+                    let _ = outbox.send(reply).await;
+                }
+                Err(failure) => {
+                    let _ = reply_failure(&outbox, &header, procedure, failure).await;
+                }
+            }
+            drop(permit);
+        });
+        return Next::Continue;
     }
     let Some(handler) = handler else {
         return Next::Continue;

@@ -10,6 +10,7 @@ use crate::access::{Access, AccessError};
 use crate::audit::{AuditError, AuditLog};
 use crate::config::{Config, ConfigError};
 use crate::conn::Shared;
+use crate::driver::lifecycle::Lifecycle;
 use crate::driver::node::Emulator;
 use crate::driver::{Driver, DriverError};
 use crate::hostinfo::HostInfo;
@@ -123,12 +124,21 @@ impl Daemon {
         make_dir(&paths.state_dir, 0o700)?;
         let store = DomainStore::open(&paths.state_dir)?;
         let audit = AuditLog::open(&paths.state_dir.join("audit.log"))?;
+        let emulator = Emulator::probe(&std::env::var("PATH").unwrap_or_default());
+        match &emulator.path {
+            Some(path) => tracing::info!(emulator = %path.display(), version = emulator.version),
+            None => tracing::warn!("no QEMU emulator found on PATH"),
+        }
+        if let Err(err) = qemu::supervise::become_subreaper() {
+            tracing::warn!(err = %crate::errors::chain(&err), "QEMU exits may be noticed late");
+        }
         let driver = Driver::new(
             config.clone(),
             store,
             audit,
             HostInfo::new("/"),
-            paths.state_dir.clone(),
+            (paths.run_dir.clone(), paths.state_dir.clone()),
+            Lifecycle::probe(emulator.path.as_deref()),
         );
         let report = driver.load().map_err(StartError::Load)?;
         for skipped in &report.skipped {
@@ -140,11 +150,8 @@ impl Daemon {
             skipped = report.skipped.len(),
             "definitions loaded"
         );
-        let emulator = Emulator::probe(&std::env::var("PATH").unwrap_or_default());
-        match &emulator.path {
-            Some(path) => tracing::info!(emulator = %path.display(), version = emulator.version),
-            None => tracing::warn!("no QEMU emulator found on PATH"),
-        }
+        let driver = Arc::new(driver);
+        driver.reattach_all().await;
         let gid = config
             .unix_sock_group
             .as_deref()
@@ -159,9 +166,9 @@ impl Daemon {
             tracing::info!(rules = %config.access_rules_file.display(), "access control on");
         }
         let shared = Arc::new(Shared {
-            driver: Arc::new(driver),
+            driver,
             access,
-            emulator,
+            emulator: Arc::new(emulator),
             max_client_requests: config.max_client_requests,
             keepalive_interval: config.keepalive_interval,
             keepalive_count: config.keepalive_count,
@@ -192,8 +199,12 @@ impl Daemon {
         }
     }
 
-    /// Serves until `shutdown` resolves, then removes the sockets.
+    /// Serves until `shutdown` resolves, then removes the sockets. Autostart guests are started
+    /// as the daemon begins to serve. Running guests are left running (a restarted daemon finds
+    /// them again).
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let driver = Arc::clone(&self.shared.driver);
+        tokio::spawn(async move { driver.autostart_all().await });
         server::run(
             self.listeners,
             self.shared,

@@ -13,6 +13,10 @@ use rpc::procedures::{self as p, Procedure, RemoteProcedure};
 use rpc::types::{NonnullDomain, RemoteError, DOMAIN_LIST_MAX};
 use uuid::Uuid;
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
 use acl::{Subject, Target};
 use serde_json::json;
 
@@ -572,6 +576,171 @@ pub fn route(procedure: RemoteProcedure) -> Option<Handler> {
     Some(handler)
 }
 
+/// The owned pieces of a call, for handlers that wait on QEMU.
+#[derive(Debug)]
+pub struct OwnedCall {
+    /// The hypervisor side.
+    pub driver: Arc<Driver>,
+    /// The access drivers.
+    pub access: Arc<Access>,
+    /// The emulator found at start-up.
+    pub emulator: Arc<Emulator>,
+    /// The caller.
+    pub identity: PeerIdentity,
+    /// The caller as access drivers see it.
+    pub subject: Subject,
+    /// Read-only connection.
+    pub read_only: bool,
+    /// The call.
+    pub call: Call,
+}
+
+impl OwnedCall {
+    /// The borrowed context the checks take.
+    pub fn ctx(&self) -> CallContext<'_> {
+        CallContext {
+            identity: &self.identity,
+            subject: &self.subject,
+            access: &self.access,
+            read_only: self.read_only,
+            emulator: &self.emulator,
+        }
+    }
+
+    /// Resolves and checks a guest handle (see [`CallContext::domain`]).
+    fn domain(&self, dom: &NonnullDomain, flags: u32) -> Result<Uuid, Failure> {
+        self.ctx()
+            .domain(&self.driver, self.call.procedure, dom, flags)
+    }
+}
+
+/// A handler that waits (on QEMU or its monitor).
+pub type AsyncHandler =
+    fn(OwnedCall) -> Pin<Box<dyn Future<Output = Result<Message, Failure>> + Send>>;
+
+/// The handler of a lifecycle procedure, if the daemon implements it.
+pub fn route_async(procedure: RemoteProcedure) -> Option<AsyncHandler> {
+    use RemoteProcedure as R;
+    let handler: AsyncHandler = match procedure {
+        R::DomainCreate => |o| {
+            Box::pin(async move {
+                let args = o.call.args::<p::DomainCreate>()?;
+                let uuid = o.domain(&args.dom, 0)?;
+                o.driver.start(&uuid, 0, &o.identity).await?;
+                Ok(o.call.reply::<p::DomainCreate>(&())?)
+            })
+        },
+        R::DomainCreateWithFlags => |o| {
+            Box::pin(async move {
+                let args = o.call.args::<p::DomainCreateWithFlags>()?;
+                let uuid = o.domain(&args.dom, args.flags)?;
+                let started = o.driver.start(&uuid, args.flags, &o.identity).await?;
+                Ok(o.call
+                    .reply::<p::DomainCreateWithFlags>(&DomainCreateWithFlagsRet {
+                        dom: wire(started),
+                    })?)
+            })
+        },
+        R::DomainCreateXml => |o| {
+            Box::pin(async move {
+                let args = o.call.args::<p::DomainCreateXml>()?;
+                let ctx = o.ctx();
+                let authorize = |def: &domxml::Domain| {
+                    ctx.allow(
+                        &o.driver,
+                        o.call.procedure,
+                        args.flags,
+                        &Target::domain(&def.name, def.uuid),
+                    )
+                };
+                let uuid = o.driver.define_transient(&args.xml_desc, authorize)?;
+                let started = match o.driver.start(&uuid, args.flags, &o.identity).await {
+                    Ok(started) => started,
+                    Err(err) => {
+                        o.driver.forget_transient(&uuid);
+                        return Err(err.into());
+                    }
+                };
+                Ok(o.call
+                    .reply::<p::DomainCreateXml>(&DomainCreateXmlRet { dom: wire(started) })?)
+            })
+        },
+        R::DomainDestroy => |o| {
+            Box::pin(async move {
+                let args = o.call.args::<p::DomainDestroy>()?;
+                let uuid = o.domain(&args.dom, 0)?;
+                o.driver.destroy(&uuid, 0, &o.identity).await?;
+                Ok(o.call.reply::<p::DomainDestroy>(&())?)
+            })
+        },
+        R::DomainDestroyFlags => |o| {
+            Box::pin(async move {
+                let args = o.call.args::<p::DomainDestroyFlags>()?;
+                let uuid = o.domain(&args.dom, args.flags)?;
+                o.driver.destroy(&uuid, args.flags, &o.identity).await?;
+                Ok(o.call.reply::<p::DomainDestroyFlags>(&())?)
+            })
+        },
+        R::DomainShutdown => |o| {
+            Box::pin(async move {
+                let args = o.call.args::<p::DomainShutdown>()?;
+                let uuid = o.domain(&args.dom, 0)?;
+                o.driver.shutdown(&uuid).await?;
+                Ok(o.call.reply::<p::DomainShutdown>(&())?)
+            })
+        },
+        R::DomainShutdownFlags => |o| {
+            Box::pin(async move {
+                let args = o.call.args::<p::DomainShutdownFlags>()?;
+                // 0 = hypervisor's choice, 1 = ACPI power button: both are the power button.
+                if args.flags & !1 != 0 {
+                    return Err(DriverError::UnsupportedFlags {
+                        flags: args.flags & !1,
+                        function: "virDomainShutdownFlags",
+                    }
+                    .into());
+                }
+                let uuid = o.domain(&args.dom, args.flags)?;
+                o.driver.shutdown(&uuid).await?;
+                Ok(o.call.reply::<p::DomainShutdownFlags>(&())?)
+            })
+        },
+        R::DomainReboot => |o| {
+            Box::pin(async move {
+                let args = o.call.args::<p::DomainReboot>()?;
+                if args.flags & !1 != 0 {
+                    return Err(DriverError::UnsupportedFlags {
+                        flags: args.flags & !1,
+                        function: "virDomainReboot",
+                    }
+                    .into());
+                }
+                let uuid = o.domain(&args.dom, args.flags)?;
+                o.driver.reset(&uuid).await?;
+                Ok(o.call.reply::<p::DomainReboot>(&())?)
+            })
+        },
+        R::DomainSuspend => |o| {
+            Box::pin(async move {
+                let args = o.call.args::<p::DomainSuspend>()?;
+                let uuid = o.domain(&args.dom, 0)?;
+                o.driver.suspend(&uuid).await?;
+                Ok(o.call.reply::<p::DomainSuspend>(&())?)
+            })
+        },
+        R::DomainResume => |o| {
+            Box::pin(async move {
+                let args = o.call.args::<p::DomainResume>()?;
+                let uuid = o.domain(&args.dom, 0)?;
+                o.driver.resume(&uuid).await?;
+                Ok(o.call.reply::<p::DomainResume>(&())?)
+            })
+        },
+        _ => return None,
+    };
+    Some(handler)
+}
+
 /// Whether the procedure changes state and should run off the async workers (it may fsync).
 pub fn is_blocking(procedure: RemoteProcedure) -> bool {
     use RemoteProcedure as R;
@@ -594,7 +763,11 @@ mod tests {
     #[test]
     fn every_routed_procedure_has_payload_types() {
         for procedure in RemoteProcedure::ALL {
-            if route(*procedure).is_some() {
+            assert!(
+                route(*procedure).is_none() || route_async(*procedure).is_none(),
+                "{procedure:?} has two handlers"
+            );
+            if route(*procedure).is_some() || route_async(*procedure).is_some() {
                 assert!(
                     RemoteProcedure::TYPED.contains(procedure),
                     "{procedure:?} is routed but has no payload types"

@@ -59,6 +59,16 @@ pub fn driver_error(err: &DriverError) -> RemoteError {
             "invalid argument",
         ),
         DriverError::Denied(_) => (ACCESS_DENIED, ACCESS, "access denied"),
+        DriverError::Unsupported(_) => (
+            error_code::CONFIG_UNSUPPORTED,
+            error_domain::QEMU,
+            "unsupported configuration",
+        ),
+        DriverError::Launch(_) => (
+            error_code::OPERATION_FAILED,
+            error_domain::QEMU,
+            "operation failed",
+        ),
         DriverError::OperationInvalid(_) => (
             error_code::OPERATION_INVALID,
             error_domain::QEMU,

@@ -248,6 +248,41 @@ impl Driver {
         Ok(summary)
     }
 
+    /// Adds a transient guest (CREATE_XML) about to be started; nothing is stored.
+    pub fn define_transient(
+        &self,
+        xml: &str,
+        authorize: impl FnOnce(&Domain) -> Result<(), DriverError>,
+    ) -> Result<Uuid, DriverError> {
+        let def = parse(xml, &parse_options(false)).map_err(DriverError::Xml)?;
+        validate(&def, &ValidateOptions::default()).map_err(DriverError::Invalid)?;
+        authorize(&def)?;
+        let mut registry = self.write();
+        if registry.check_define(&def)? == DefineKind::Update {
+            return Err(DriverError::OperationInvalid(format!(
+                "domain '{}' already exists",
+                def.name
+            )));
+        }
+        let uuid = def.uuid;
+        registry.define(def);
+        if let Some(object) = registry.get_mut(&uuid) {
+            object.persistent = false;
+        }
+        Ok(uuid)
+    }
+
+    /// Drops a transient guest that failed to start.
+    pub fn forget_transient(&self, uuid: &Uuid) {
+        let mut registry = self.write();
+        if registry
+            .get(uuid)
+            .is_some_and(|o| !o.persistent && !o.state.is_active())
+        {
+            registry.remove(uuid);
+        }
+    }
+
     /// Removes a guest's persistent definition.
     pub fn undefine(&self, uuid: &Uuid, flags: u32, who: &PeerIdentity) -> Result<(), DriverError> {
         let result = self.undefine_inner(uuid, flags);
@@ -275,13 +310,16 @@ impl Driver {
                 "cannot undefine transient domain".into(),
             ));
         }
-        if !object.state.can_undefine_now() {
-            return Err(DriverError::OperationInvalid(format!(
-                "domain '{}' is running; stop it before undefining it",
-                object.def.name
-            )));
-        }
         self.store.remove(uuid)?;
+        if !object.state.can_undefine_now() {
+            // As libvirt: a running guest becomes transient and leaves when it stops.
+            let object = registry.get_mut(uuid).ok_or_else(|| no_uuid(uuid))?;
+            object.persistent = false;
+            object.autostart = false;
+            let summary = DomainSummary::from(&*object);
+            self.emit(summary.clone(), EVENT_UNDEFINED, EVENT_UNDEFINED_REMOVED);
+            return Ok(summary.name);
+        }
         let removed = registry.remove(uuid).map(|o| DomainSummary::from(&o));
         if let Some(summary) = removed.clone() {
             self.emit(summary, EVENT_UNDEFINED, EVENT_UNDEFINED_REMOVED);
@@ -364,6 +402,14 @@ impl Driver {
             },
             vcpus: o.def.vcpu.current.unwrap_or(o.def.vcpu.count),
             cpu_time_ns: 0,
+        })
+        .map(|info| DomainInfo {
+            cpu_time_ns: if info.state.is_active() {
+                self.cpu_time_ns(uuid)
+            } else {
+                0
+            },
+            ..info
         })
     }
 

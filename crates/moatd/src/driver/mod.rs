@@ -7,6 +7,7 @@
 //! [`DriverError`] to libvirt's error codes.
 
 pub mod domain;
+pub mod lifecycle;
 pub mod node;
 
 use std::path::PathBuf;
@@ -58,6 +59,12 @@ pub enum DriverError {
     /// An argument is out of range.
     #[error("{0}")]
     InvalidArg(String),
+    /// The definition holds something QEMU cannot be started with yet.
+    #[error("{0}")]
+    Unsupported(String),
+    /// QEMU could not be started or controlled.
+    #[error("{0}")]
+    Launch(String),
     /// An access driver refused the call.
     #[error(transparent)]
     Denied(#[from] acl::AccessDenied),
@@ -72,7 +79,9 @@ pub struct Driver {
     host: HostInfo,
     config: Config,
     state_dir: PathBuf,
+    run_dir: PathBuf,
     events: broadcast::Sender<LifecycleEvent>,
+    lifecycle: lifecycle::Lifecycle,
 }
 
 /// Events kept for a slow subscriber before it starts missing some.
@@ -91,14 +100,17 @@ pub struct LifecycleEvent {
 }
 
 impl Driver {
-    /// A driver over an opened store; call [`Driver::load`] to read the stored definitions.
+    /// A driver over an opened store (`dirs` = run and state directories); call [`Driver::load`]
+    /// to read the stored definitions.
     pub fn new(
         config: Config,
         store: DomainStore,
         audit: AuditLog,
         host: HostInfo,
-        state_dir: PathBuf,
+        dirs: (PathBuf, PathBuf),
+        lifecycle: lifecycle::Lifecycle,
     ) -> Self {
+        let (run_dir, state_dir) = dirs;
         Self {
             registry: RwLock::new(Registry::new()),
             store,
@@ -106,7 +118,9 @@ impl Driver {
             host,
             config,
             state_dir,
+            run_dir,
             events: broadcast::channel(EVENT_BACKLOG).0,
+            lifecycle,
         }
     }
 

@@ -138,6 +138,19 @@ impl TestDaemon {
 impl Drop for TestDaemon {
     fn drop(&mut self) {
         self.kill();
+        // Guests outlive the daemon by design; a test's guests must not outlive the test.
+        let qemu = self.run_dir().join("qemu");
+        for entry in std::fs::read_dir(qemu).into_iter().flatten().flatten() {
+            let pid = std::fs::read_to_string(entry.path().join("qemu.pid"))
+                .ok()
+                .and_then(|p| p.trim().parse::<i32>().ok());
+            if let Some(pid) = pid {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
     }
 }
 

@@ -1,0 +1,582 @@
+//! Running guests: start, stop, pause, and following QEMU until it ends.
+//!
+//! A start builds the command line from the definition ([`qemu::argv`]), launches QEMU in its
+//! own session and waits for QMP ([`qemu::supervise::launch`], the one place QEMU is started),
+//! then hands the process and its monitor events to a watcher task. The watcher follows STOP and
+//! RESUME events and, when the process ends (seen through its pidfd), marks the guest shut off
+//! with the reason — shutdown by the guest, destroyed, or crashed — and emits the event. A
+//! transient guest (created, or undefined while running) leaves the registry then.
+//!
+//! After a daemon restart, [`Driver::reattach_all`] finds running QEMUs again from their pidfile,
+//! command line and QMP socket; [`Driver::autostart_all`] then starts the autostart guests that
+//! are not running.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use qemu::argv::{self, HostFacts, Kvm, Sandbox, StartMode};
+use qemu::paths::RuntimePaths;
+use qemu::qmp::{EventKind, Monitor, QmpClient, QmpEvents};
+use qemu::supervise::{self, LaunchOptions, LaunchSpec, QemuProcess, Reattached};
+use serde_json::json;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use super::domain::DomainSummary;
+use super::{Driver, DriverError};
+use crate::audit::Outcome;
+use crate::errors::chain;
+use crate::identity::PeerIdentity;
+use crate::registry::{DomainState, StateReason};
+
+/// `VIR_DOMAIN_EVENT_STARTED` and its detail `BOOTED`.
+const EVENT_STARTED: (i32, i32) = (2, 0);
+/// `VIR_DOMAIN_EVENT_SUSPENDED` / `PAUSED`.
+const EVENT_SUSPENDED: (i32, i32) = (3, 0);
+/// `VIR_DOMAIN_EVENT_RESUMED` / `UNPAUSED`.
+const EVENT_RESUMED: (i32, i32) = (4, 0);
+/// `VIR_DOMAIN_EVENT_STOPPED`.
+const EVENT_STOPPED: i32 = 5;
+
+/// `VIR_DOMAIN_RUNNING_BOOTED`.
+const RUNNING_BOOTED: StateReason = 1;
+/// `VIR_DOMAIN_RUNNING_UNPAUSED`.
+const RUNNING_UNPAUSED: StateReason = 5;
+/// `VIR_DOMAIN_PAUSED_USER`.
+const PAUSED_USER: StateReason = 1;
+/// `VIR_DOMAIN_PAUSED_UNKNOWN`: paused by QEMU itself (an emulation error, say).
+const PAUSED_UNKNOWN: StateReason = 0;
+
+/// `VIR_DOMAIN_CREATE_PAUSED` (also `VIR_DOMAIN_START_PAUSED`).
+pub const START_PAUSED: u32 = 1;
+/// `VIR_DOMAIN_DESTROY_GRACEFUL`.
+pub const DESTROY_GRACEFUL: u32 = 1;
+
+/// How long a destroy waits after SIGTERM before SIGKILL.
+const TERM_GRACE: Duration = Duration::from_millis(500);
+/// The same with `VIR_DOMAIN_DESTROY_GRACEFUL`.
+const TERM_GRACE_GRACEFUL: Duration = Duration::from_secs(10);
+
+/// Why a guest stopped, as the watcher reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum StopCause {
+    /// Not asked to stop: a crash or a kill from outside.
+    Unexpected = 0,
+    /// `virsh destroy`.
+    Destroyed = 1,
+}
+
+impl StopCause {
+    fn from_u8(value: u8) -> Self {
+        if value == StopCause::Destroyed as u8 {
+            StopCause::Destroyed
+        } else {
+            StopCause::Unexpected
+        }
+    }
+}
+
+/// One running QEMU.
+#[derive(Debug)]
+pub struct Guest {
+    process: Arc<QemuProcess>,
+    qmp: QmpClient,
+    stop_cause: AtomicU8,
+    /// Becomes true once the watcher has recorded the end.
+    ended: watch::Receiver<bool>,
+}
+
+/// The host facts and running guests of the lifecycle side.
+#[derive(Debug)]
+pub struct Lifecycle {
+    kvm: Kvm,
+    sandbox: Sandbox,
+    guests: std::sync::Mutex<HashMap<Uuid, Arc<Guest>>>,
+    starting: std::sync::Mutex<std::collections::HashSet<Uuid>>,
+    next_id: AtomicU32,
+}
+
+impl Lifecycle {
+    /// Probes KVM and `-sandbox` support once.
+    pub fn probe(emulator: Option<&std::path::Path>) -> Self {
+        let sandbox = emulator.map_or(Sandbox::Unsupported, qemu::host::probe_sandbox);
+        Self {
+            kvm: qemu::host::probe_kvm(std::path::Path::new("/")),
+            sandbox,
+            guests: std::sync::Mutex::new(HashMap::new()),
+            starting: std::sync::Mutex::new(std::collections::HashSet::new()),
+            next_id: AtomicU32::new(1),
+        }
+    }
+
+    fn guest(&self, uuid: &Uuid) -> Option<Arc<Guest>> {
+        lock(&self.guests).get(uuid).cloned()
+    }
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Removes a guest from the "starting" set however the start ends.
+struct Starting<'a> {
+    set: &'a std::sync::Mutex<std::collections::HashSet<Uuid>>,
+    uuid: Uuid,
+}
+
+impl Drop for Starting<'_> {
+    fn drop(&mut self) {
+        lock(self.set).remove(&self.uuid);
+    }
+}
+
+impl Driver {
+    fn not_running(&self, uuid: &Uuid) -> DriverError {
+        let name = self
+            .read()
+            .get(uuid)
+            .map(|o| o.def.name.clone())
+            .unwrap_or_default();
+        DriverError::OperationInvalid(format!("domain '{name}' is not running"))
+    }
+
+    /// Starts a defined guest; returns it with its new id.
+    pub async fn start(
+        self: &Arc<Self>,
+        uuid: &Uuid,
+        flags: u32,
+        who: &PeerIdentity,
+    ) -> Result<DomainSummary, DriverError> {
+        let result = self.start_inner(uuid, flags).await;
+        self.audit.record(
+            who,
+            "DOMAIN_CREATE",
+            json!({"uuid": uuid.to_string()}),
+            result
+                .as_ref()
+                .err()
+                .map(ToString::to_string)
+                .as_deref()
+                .map_or(Outcome::Ok, Outcome::Error),
+        );
+        result
+    }
+
+    async fn start_inner(
+        self: &Arc<Self>,
+        uuid: &Uuid,
+        flags: u32,
+    ) -> Result<DomainSummary, DriverError> {
+        if flags & !START_PAUSED != 0 {
+            return Err(DriverError::UnsupportedFlags {
+                flags: flags & !START_PAUSED,
+                function: "virDomainCreateWithFlags",
+            });
+        }
+        let def = {
+            let registry = self.read();
+            let object = registry.get(uuid).ok_or_else(|| DriverError::NoDomain {
+                what: format!("uuid '{uuid}'"),
+            })?;
+            if object.state.is_active() {
+                return Err(DriverError::OperationInvalid(format!(
+                    "domain '{}' is already running",
+                    object.def.name
+                )));
+            }
+            object.def.clone()
+        };
+        if !lock(&self.lifecycle.starting).insert(*uuid) {
+            return Err(DriverError::OperationInvalid(format!(
+                "domain '{}' is already being started",
+                def.name
+            )));
+        }
+        let _starting = Starting {
+            set: &self.lifecycle.starting,
+            uuid: *uuid,
+        };
+        let paths = RuntimePaths::for_guest(&self.run_dir, &self.state_dir, &def.name)
+            .map_err(|e| DriverError::InvalidArg(chain(&e)))?;
+        let paused = flags & START_PAUSED != 0;
+        let host = HostFacts {
+            kvm: self.lifecycle.kvm,
+            sandbox: self.lifecycle.sandbox,
+            start: if paused {
+                StartMode::Paused
+            } else {
+                StartMode::Running
+            },
+        };
+        let argv =
+            argv::build(&def, &host, &paths).map_err(|e| DriverError::Unsupported(chain(&e)))?;
+        let running = supervise::launch(
+            LaunchSpec::new(argv, paths, *uuid),
+            LaunchOptions::default(),
+        )
+        .await
+        .map_err(|e| DriverError::Launch(chain(&e)))?;
+        let (state, reason) = if paused {
+            (DomainState::Paused, PAUSED_USER)
+        } else {
+            (DomainState::Running, RUNNING_BOOTED)
+        };
+        let summary = self.adopt(
+            *uuid,
+            running.process,
+            running.qmp,
+            running.events,
+            state,
+            reason,
+        );
+        if let Some(summary) = &summary {
+            self.emit(summary.clone(), EVENT_STARTED.0, EVENT_STARTED.1);
+            if paused {
+                self.emit(summary.clone(), EVENT_SUSPENDED.0, EVENT_SUSPENDED.1);
+            }
+        }
+        summary.ok_or_else(|| DriverError::NoDomain {
+            what: format!("uuid '{uuid}'"),
+        })
+    }
+
+    /// Records a running QEMU for a guest and starts its watcher. `None` if the guest vanished
+    /// meanwhile (the QEMU is then stopped).
+    fn adopt(
+        self: &Arc<Self>,
+        uuid: Uuid,
+        process: QemuProcess,
+        qmp: QmpClient,
+        events: QmpEvents,
+        state: DomainState,
+        reason: StateReason,
+    ) -> Option<DomainSummary> {
+        let process = Arc::new(process);
+        let id = self.lifecycle.next_id.fetch_add(1, Ordering::Relaxed);
+        let summary = {
+            let mut registry = self.write();
+            match registry.get_mut(&uuid) {
+                Some(object) => {
+                    object.state = state;
+                    object.reason = reason;
+                    object.id = Some(id);
+                    Some(DomainSummary::from(&*object))
+                }
+                None => None,
+            }
+        };
+        if summary.is_none() {
+            let _ = process.kill();
+            return None;
+        }
+        let (ended_tx, ended) = watch::channel(false);
+        let guest = Arc::new(Guest {
+            process: Arc::clone(&process),
+            qmp,
+            stop_cause: AtomicU8::new(StopCause::Unexpected as u8),
+            ended,
+        });
+        lock(&self.lifecycle.guests).insert(uuid, Arc::clone(&guest));
+        let driver = Arc::clone(self);
+        tokio::spawn(async move {
+            driver.watch(uuid, guest, events).await;
+            let _ = ended_tx.send(true);
+        });
+        summary
+    }
+
+    /// Follows a guest's events until its QEMU ends, then records the end.
+    async fn watch(self: Arc<Self>, uuid: Uuid, guest: Arc<Guest>, mut events: QmpEvents) {
+        let mut guest_shutdown = false;
+        let mut panicked = false;
+        let exit = loop {
+            tokio::select! {
+                exit = guest.process.wait() => break exit,
+                event = events.recv() => match event {
+                    Some(event) => match event.kind() {
+                        EventKind::Shutdown => guest_shutdown |= event.by_guest().unwrap_or(false),
+                        EventKind::GuestPanicked => panicked = true,
+                        EventKind::Stop => self.set_paused(&uuid, PAUSED_UNKNOWN),
+                        EventKind::Resume => self.set_running(&uuid, RUNNING_UNPAUSED),
+                        _ => {}
+                    },
+                    // The monitor closed: QEMU is ending; the pidfd says when.
+                    None => break guest.process.wait().await,
+                },
+            }
+        };
+        let cause = StopCause::from_u8(guest.stop_cause.load(Ordering::Relaxed));
+        // virDomainShutoffReason and the STOPPED event's detail.
+        let (reason, detail) = match cause {
+            StopCause::Destroyed => (2, 1),
+            StopCause::Unexpected if guest_shutdown && !panicked => (1, 0),
+            StopCause::Unexpected => (3, 2),
+        };
+        match &exit {
+            Ok(how) => tracing::info!(%uuid, exit = %how, reason, "guest stopped"),
+            Err(err) => tracing::warn!(%uuid, err = %chain(err), "guest stopped; exit unknown"),
+        }
+        lock(&self.lifecycle.guests).remove(&uuid);
+        let summary = {
+            let mut registry = self.write();
+            let transient = registry.get(&uuid).is_some_and(|o| !o.persistent);
+            let summary = registry.get_mut(&uuid).map(|object| {
+                object.state = DomainState::Shutoff;
+                object.reason = reason;
+                object.id = None;
+                DomainSummary::from(&*object)
+            });
+            if transient {
+                registry.remove(&uuid);
+            }
+            summary
+        };
+        if let Some(summary) = summary {
+            self.emit(summary, EVENT_STOPPED, detail);
+        }
+    }
+
+    fn set_paused(&self, uuid: &Uuid, reason: StateReason) {
+        let changed = {
+            let mut registry = self.write();
+            registry.get_mut(uuid).and_then(|object| {
+                (object.state == DomainState::Running).then(|| {
+                    object.state = DomainState::Paused;
+                    object.reason = reason;
+                    DomainSummary::from(&*object)
+                })
+            })
+        };
+        if let Some(summary) = changed {
+            self.emit(summary, EVENT_SUSPENDED.0, EVENT_SUSPENDED.1);
+        }
+    }
+
+    fn set_running(&self, uuid: &Uuid, reason: StateReason) {
+        let changed = {
+            let mut registry = self.write();
+            registry.get_mut(uuid).and_then(|object| {
+                (object.state == DomainState::Paused).then(|| {
+                    object.state = DomainState::Running;
+                    object.reason = reason;
+                    DomainSummary::from(&*object)
+                })
+            })
+        };
+        if let Some(summary) = changed {
+            self.emit(summary, EVENT_RESUMED.0, EVENT_RESUMED.1);
+        }
+    }
+
+    /// Stops a guest at once: SIGTERM, then SIGKILL after a grace time. Returns when the guest
+    /// is recorded as shut off.
+    pub async fn destroy(
+        &self,
+        uuid: &Uuid,
+        flags: u32,
+        who: &PeerIdentity,
+    ) -> Result<(), DriverError> {
+        let result = self.destroy_inner(uuid, flags).await;
+        self.audit.record(
+            who,
+            "DOMAIN_DESTROY",
+            json!({"uuid": uuid.to_string()}),
+            result
+                .as_ref()
+                .err()
+                .map(ToString::to_string)
+                .as_deref()
+                .map_or(Outcome::Ok, Outcome::Error),
+        );
+        result
+    }
+
+    async fn destroy_inner(&self, uuid: &Uuid, flags: u32) -> Result<(), DriverError> {
+        if flags & !DESTROY_GRACEFUL != 0 {
+            return Err(DriverError::UnsupportedFlags {
+                flags: flags & !DESTROY_GRACEFUL,
+                function: "virDomainDestroyFlags",
+            });
+        }
+        let guest = self
+            .lifecycle
+            .guest(uuid)
+            .ok_or_else(|| self.not_running(uuid))?;
+        guest
+            .stop_cause
+            .store(StopCause::Destroyed as u8, Ordering::Relaxed);
+        let _ = guest.process.terminate();
+        let grace = if flags & DESTROY_GRACEFUL != 0 {
+            TERM_GRACE_GRACEFUL
+        } else {
+            TERM_GRACE
+        };
+        let mut ended = guest.ended.clone();
+        if tokio::time::timeout(grace, ended.wait_for(|done| *done))
+            .await
+            .is_err()
+        {
+            if flags & DESTROY_GRACEFUL != 0 {
+                return Err(DriverError::OperationInvalid(
+                    "the guest did not stop within the grace time".into(),
+                ));
+            }
+            guest
+                .process
+                .kill()
+                .map_err(|e| DriverError::Launch(chain(&e)))?;
+            let _ = ended.wait_for(|done| *done).await;
+        }
+        Ok(())
+    }
+
+    /// Presses the guest's ACPI power button; the guest shuts down by itself.
+    pub async fn shutdown(&self, uuid: &Uuid) -> Result<(), DriverError> {
+        let guest = self
+            .lifecycle
+            .guest(uuid)
+            .ok_or_else(|| self.not_running(uuid))?;
+        guest
+            .qmp
+            .system_powerdown()
+            .await
+            .map(|_| ())
+            .map_err(|e| DriverError::Launch(chain(&e)))
+    }
+
+    /// Resets the guest (`virsh reboot` and `virsh reset`).
+    pub async fn reset(&self, uuid: &Uuid) -> Result<(), DriverError> {
+        let guest = self
+            .lifecycle
+            .guest(uuid)
+            .ok_or_else(|| self.not_running(uuid))?;
+        guest
+            .qmp
+            .system_reset()
+            .await
+            .map(|_| ())
+            .map_err(|e| DriverError::Launch(chain(&e)))
+    }
+
+    /// Pauses the guest's vCPUs.
+    pub async fn suspend(&self, uuid: &Uuid) -> Result<(), DriverError> {
+        let guest = self
+            .lifecycle
+            .guest(uuid)
+            .ok_or_else(|| self.not_running(uuid))?;
+        // Record the pause first, so the STOP event it causes finds it paused by the user.
+        self.set_paused(uuid, PAUSED_USER);
+        if let Err(err) = guest.qmp.stop().await {
+            self.set_running(uuid, RUNNING_UNPAUSED);
+            return Err(DriverError::Launch(chain(&err)));
+        }
+        Ok(())
+    }
+
+    /// Resumes the guest's vCPUs.
+    pub async fn resume(&self, uuid: &Uuid) -> Result<(), DriverError> {
+        let guest = self
+            .lifecycle
+            .guest(uuid)
+            .ok_or_else(|| self.not_running(uuid))?;
+        let was = self.state(uuid)?;
+        self.set_running(uuid, RUNNING_UNPAUSED);
+        if let Err(err) = guest.qmp.cont().await {
+            if was.0 == DomainState::Paused {
+                self.set_paused(uuid, was.1);
+            }
+            return Err(DriverError::Launch(chain(&err)));
+        }
+        Ok(())
+    }
+
+    /// CPU time used by a running guest's QEMU, in ns.
+    pub fn cpu_time_ns(&self, uuid: &Uuid) -> u64 {
+        self.lifecycle
+            .guest(uuid)
+            .and_then(|guest| {
+                let stat =
+                    std::fs::read_to_string(format!("/proc/{}/stat", guest.process.pid())).ok()?;
+                let fields: Vec<&str> = stat
+                    .get(stat.rfind(')')? + 2..)?
+                    .split_whitespace()
+                    .collect();
+                let ticks: u64 =
+                    fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+                let hz =
+                    u64::try_from(nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??)
+                        .ok()?;
+                Some(ticks * 1_000_000_000 / hz.max(1))
+            })
+            .unwrap_or(0)
+    }
+
+    /// Finds the QEMUs of guests that were running when the daemon stopped.
+    pub async fn reattach_all(self: &Arc<Self>) {
+        let guests: Vec<(Uuid, String)> = self
+            .read()
+            .iter()
+            .map(|o| (o.def.uuid, o.def.name.clone()))
+            .collect();
+        for (uuid, name) in guests {
+            let Ok(paths) = RuntimePaths::for_guest(&self.run_dir, &self.state_dir, &name) else {
+                continue;
+            };
+            match supervise::reattach(
+                paths,
+                uuid,
+                std::path::Path::new("/proc"),
+                Default::default(),
+            )
+            .await
+            {
+                Ok(Reattached::Running(running)) => {
+                    let status = running.qmp.query_status().await.ok();
+                    let paused = status
+                        .as_ref()
+                        .and_then(|s| s.get("running"))
+                        .and_then(serde_json::Value::as_bool)
+                        == Some(false);
+                    let (state, reason) = if paused {
+                        (DomainState::Paused, PAUSED_UNKNOWN)
+                    } else {
+                        (DomainState::Running, RUNNING_BOOTED)
+                    };
+                    self.adopt(
+                        uuid,
+                        running.process,
+                        running.qmp,
+                        running.events,
+                        state,
+                        reason,
+                    );
+                    tracing::info!(domain = %name, "running guest found again");
+                }
+                Ok(Reattached::Gone) => {}
+                Err(err) => tracing::warn!(domain = %name, err = %chain(&err), "cannot reattach"),
+            }
+        }
+    }
+
+    /// Starts every autostart guest that is not running.
+    pub async fn autostart_all(self: &Arc<Self>) {
+        let wanted: Vec<(Uuid, String)> = self
+            .read()
+            .iter()
+            .filter(|o| o.autostart && !o.state.is_active())
+            .map(|o| (o.def.uuid, o.def.name.clone()))
+            .collect();
+        let daemon = PeerIdentity::for_tests(0, 0, i32::try_from(std::process::id()).unwrap_or(0));
+        for (uuid, name) in wanted {
+            match self.start(&uuid, 0, &daemon).await {
+                Ok(_) => tracing::info!(domain = %name, "autostarted"),
+                Err(err) => tracing::error!(domain = %name, err = %chain(&err), "autostart failed"),
+            }
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! Guests that really run: a Linux kernel with a busybox initramfs booted under TCG
+//! (scripts/test-guest/build.sh), driven through virsh against a real moatd.
+#![allow(clippy::tests_outside_test_module, clippy::unwrap_used)] // a test crate: panics are failures
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// The test guest's kernel and initrd, built once (the script caches them).
+fn guest_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let out = root.join("target/test-guest");
+        let status = std::process::Command::new("bash")
+            .arg(root.join("scripts/test-guest/build.sh"))
+            .arg(&out)
+            .status()
+            .expect("cannot run scripts/test-guest/build.sh");
+        assert!(
+            status.success(),
+            "scripts/test-guest/build.sh failed ({status}): no test guest, so no lifecycle test"
+        );
+        out
+    })
+}
+
+fn guest_xml(name: &str, uuid: &str, serial: &Path) -> String {
+    let dir = guest_dir();
+    format!(
+        "<domain type='qemu'>\n  <name>{name}</name>\n  <uuid>{uuid}</uuid>\n  \
+         <memory unit='MiB'>256</memory>\n  <vcpu>1</vcpu>\n  <os>\n    \
+         <type arch='x86_64' machine='pc'>hvm</type>\n    <kernel>{}/vmlinuz</kernel>\n    \
+         <initrd>{}/initrd.cpio.gz</initrd>\n    <cmdline>console=ttyS0 quiet panic=-1</cmdline>\n  \
+         </os>\n  <features><acpi/></features>\n  <on_reboot>restart</on_reboot>\n  <devices>\n    <serial type='file'>\n      \
+         <source path='{}'/>\n      <target port='0'/>\n    </serial>\n  </devices>\n</domain>\n",
+        dir.display(),
+        dir.display(),
+        serial.display()
+    )
+}
+
+fn define(daemon: &TestDaemon, name: &str, uuid: &str) -> PathBuf {
+    let serial = daemon.dir.path().join(format!("{name}.serial"));
+    let file = write_file(
+        daemon.dir.path(),
+        &format!("{name}.xml"),
+        &guest_xml(name, uuid, &serial),
+    );
+    ok(daemon.virsh(&["define", file.to_str().unwrap()]));
+    serial
+}
+
+#[track_caller]
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn state(daemon: &TestDaemon, name: &str) -> String {
+    ok(daemon.virsh(&["domstate", "--reason", name]))
+        .trim()
+        .to_owned()
+}
+
+fn booted(serial: &Path) -> bool {
+    std::fs::read_to_string(serial).is_ok_and(|s| s.contains("MOAT-GUEST-BOOTED"))
+}
+
+const BOOT: Duration = Duration::from_secs(90);
+
+#[test]
+fn start_pause_resume_shutdown_destroy() {
+    let daemon = TestDaemon::start();
+    let serial = define(&daemon, "g1", "20000000-0000-4000-8000-000000000001");
+    ok(daemon.virsh(&["start", "g1"]));
+    assert_eq!(state(&daemon, "g1"), "running (booted)");
+    let info = ok(daemon.virsh(&["dominfo", "g1"]));
+    assert!(info.contains("State:          running"), "{info}");
+    let id = ok(daemon.virsh(&["domid", "g1"])).trim().to_owned();
+    assert!(id.parse::<u32>().is_ok(), "{id}");
+    assert!(ok(daemon.virsh(&["list", "--name"])).contains("g1"));
+    // Lookup by id works while it runs.
+    assert!(ok(daemon.virsh(&["dominfo", &id])).contains("Name:           g1"));
+    wait_for("the guest to boot", BOOT, || booted(&serial));
+
+    let err = fails(daemon.virsh(&["start", "g1"]));
+    assert!(err.contains("already"), "{err}");
+
+    ok(daemon.virsh(&["suspend", "g1"]));
+    assert_eq!(state(&daemon, "g1"), "paused (user)");
+    ok(daemon.virsh(&["resume", "g1"]));
+    assert_eq!(state(&daemon, "g1"), "running (unpaused)");
+
+    // The guest powers off on the ACPI button (its acpid is up once it printed the marker).
+    ok(daemon.virsh(&["shutdown", "g1"]));
+    wait_for("the guest to power off", Duration::from_secs(30), || {
+        state(&daemon, "g1") != "running (unpaused)"
+    });
+    assert_eq!(state(&daemon, "g1"), "shut off (shutdown)");
+    assert_eq!(ok(daemon.virsh(&["domid", "g1"])).trim(), "-");
+
+    ok(daemon.virsh(&["start", "g1"]));
+    ok(daemon.virsh(&["destroy", "g1"]));
+    assert_eq!(state(&daemon, "g1"), "shut off (destroyed)");
+    let err = fails(daemon.virsh(&["destroy", "g1"]));
+    assert!(err.contains("not running"), "{err}");
+    // Nothing of the guest's runtime is left.
+    assert!(!daemon.run_dir().join("qemu/g1/qmp.sock").exists());
+}
+
+#[test]
+fn a_killed_qemu_is_noticed_and_the_guest_can_start_again() {
+    let daemon = TestDaemon::start();
+    define(&daemon, "g2", "20000000-0000-4000-8000-000000000002");
+    ok(daemon.virsh(&["start", "g2"]));
+    let pidfile = daemon.run_dir().join("qemu/g2/qemu.pid");
+    wait_for("the pidfile", Duration::from_secs(10), || pidfile.exists());
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let killed = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_for("the crash to be noticed", Duration::from_secs(10), || {
+        state(&daemon, "g2") == "shut off (crashed)"
+    });
+    eprintln!("crash noticed within {:?}", killed.elapsed());
+    ok(daemon.virsh(&["start", "g2"]));
+    assert_eq!(state(&daemon, "g2"), "running (booted)");
+    ok(daemon.virsh(&["destroy", "g2"]));
+}
+
+#[test]
+fn paused_starts_and_transient_guests() {
+    let daemon = TestDaemon::start();
+    define(&daemon, "g3", "20000000-0000-4000-8000-000000000003");
+    ok(daemon.virsh(&["start", "--paused", "g3"]));
+    assert_eq!(state(&daemon, "g3"), "paused (user)");
+    ok(daemon.virsh(&["resume", "g3"]));
+    assert!(state(&daemon, "g3").starts_with("running"));
+    ok(daemon.virsh(&["destroy", "g3"]));
+
+    // `virsh create`: a guest that exists only while it runs.
+    let serial = daemon.dir.path().join("t1.serial");
+    let file = write_file(
+        daemon.dir.path(),
+        "t1.xml",
+        &guest_xml("t1", "20000000-0000-4000-8000-0000000000a1", &serial),
+    );
+    ok(daemon.virsh(&["create", file.to_str().unwrap()]));
+    assert!(state(&daemon, "t1").starts_with("running"));
+    assert!(ok(daemon.virsh(&["dominfo", "t1"])).contains("Persistent:     no"));
+    assert!(
+        daemon.stored_definitions().len() == 1,
+        "a transient guest is not stored"
+    );
+    ok(daemon.virsh(&["destroy", "t1"]));
+    let names = ok(daemon.virsh(&["list", "--all", "--name"]));
+    assert!(!names.contains("t1"), "{names}");
+
+    // Undefining a running guest keeps it until it stops.
+    ok(daemon.virsh(&["start", "g3"]));
+    ok(daemon.virsh(&["undefine", "g3"]));
+    assert!(ok(daemon.virsh(&["dominfo", "g3"])).contains("Persistent:     no"));
+    ok(daemon.virsh(&["destroy", "g3"]));
+    assert!(ok(daemon.virsh(&["list", "--all", "--name"]))
+        .trim()
+        .is_empty());
+}
+
+#[test]
+fn a_restarted_daemon_finds_running_guests_and_autostarts_once() {
+    let mut daemon = TestDaemon::start();
+    define(&daemon, "r1", "20000000-0000-4000-8000-000000000011");
+    define(&daemon, "r2", "20000000-0000-4000-8000-000000000012");
+    define(&daemon, "auto", "20000000-0000-4000-8000-000000000013");
+    ok(daemon.virsh(&["start", "r1"]));
+    ok(daemon.virsh(&["start", "r2"]));
+    ok(daemon.virsh(&["autostart", "auto"]));
+    let run_dir = daemon.run_dir();
+    let pid_of = |name: &str| {
+        std::fs::read_to_string(run_dir.join(format!("qemu/{name}/qemu.pid")))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let (p1, p2) = (pid_of("r1"), pid_of("r2"));
+    daemon.kill();
+    daemon.spawn();
+    assert!(state(&daemon, "r1").starts_with("running"));
+    assert!(state(&daemon, "r2").starts_with("running"));
+    assert_eq!(pid_of("r1"), p1, "the same QEMU, not a new one");
+    assert_eq!(pid_of("r2"), p2);
+    wait_for("autostart", Duration::from_secs(30), || {
+        state(&daemon, "auto").starts_with("running")
+    });
+    let autostart_pid = pid_of("auto");
+    // Controllable after the restart.
+    ok(daemon.virsh(&["destroy", "r1"]));
+    assert_eq!(state(&daemon, "r1"), "shut off (destroyed)");
+    // Another restart: the autostarted guest is found again, not started twice.
+    daemon.kill();
+    daemon.spawn();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(pid_of("auto"), autostart_pid);
+    ok(daemon.virsh(&["destroy", "r2"]));
+    ok(daemon.virsh(&["destroy", "auto"]));
+}
