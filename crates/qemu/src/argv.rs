@@ -353,6 +353,15 @@ impl<'a> Builder<'a> {
         }
 
         let mut machine = format!("{machine_name},usb=off,dump-guest-core=off");
+        let hpet_off = domain.clock.as_ref().is_some_and(|clock| {
+            clock
+                .timers
+                .iter()
+                .any(|t| t.name == "hpet" && t.present == Some(YesNo::No))
+        });
+        if hpet_off {
+            machine.push_str(",hpet=off");
+        }
         let features = domain.features.clone().unwrap_or_default();
         self.features(&features, &mut machine);
         self.push("-machine", machine);
@@ -565,14 +574,17 @@ impl<'a> Builder<'a> {
             return;
         };
         self.extra(&clock.extra, "<clock>");
-        match clock.offset {
-            ClockOffset::Utc => self.push("-rtc", "base=utc"),
-            ClockOffset::Localtime => self.push("-rtc", "base=localtime"),
-            other => self.refuse(
-                "<clock offset>",
-                format!("offset '{}' is not supported yet", other.as_str()),
-            ),
-        }
+        let mut rtc = match clock.offset {
+            ClockOffset::Utc => Some("base=utc".to_owned()),
+            ClockOffset::Localtime => Some("base=localtime".to_owned()),
+            other => {
+                self.refuse(
+                    "<clock offset>",
+                    format!("offset '{}' is not supported yet", other.as_str()),
+                );
+                None
+            }
+        };
         if clock.basis.is_some() || clock.adjustment.is_some() || clock.timezone.is_some() {
             self.refuse(
                 "<clock>",
@@ -580,10 +592,30 @@ impl<'a> Builder<'a> {
             );
         }
         for timer in &clock.timers {
-            self.refuse(
-                format!("<clock>/<timer name='{}'>", timer.name),
-                "timer settings are not supported yet",
-            );
+            let element = format!("<clock>/<timer name='{}'>", timer.name);
+            self.extra(&timer.extra, &element);
+            let present = timer.present != Some(YesNo::No);
+            match (timer.name.as_str(), present, timer.tickpolicy.as_deref()) {
+                ("rtc" | "pit" | "hpet", true, None) => {}
+                ("rtc", true, Some("catchup")) => {
+                    if let Some(rtc) = rtc.as_mut() {
+                        rtc.push_str(",driftfix=slew");
+                    }
+                }
+                // Only KVM's in-kernel PIT has a lost-tick policy; TCG's PIT delays ticks
+                // already, as libvirt assumes.
+                ("pit", true, Some("delay")) => {
+                    if self.accel == Accel::Kvm {
+                        self.push("-global", "kvm-pit.lost_tick_policy=delay");
+                    }
+                }
+                // Turned off on the -machine line (see `machine`).
+                ("hpet", false, None) => {}
+                _ => self.refuse(element, "this timer setting is not supported yet"),
+            }
+        }
+        if let Some(rtc) = rtc {
+            self.push("-rtc", rtc);
         }
     }
 

@@ -38,7 +38,8 @@
 //! - `<cpu>`: `host-model`, `host-passthrough` without KVM, `<vendor>`, `<numa>`, `match`,
 //!   `check` other than `none`, feature policy `optional`, a topology that does not multiply
 //!   to `<vcpu>`;
-//! - `<clock>` offsets `timezone`/`variable`, `basis`, `adjustment`, any `<timer>`;
+//! - `<clock>` offsets `timezone`/`variable`, `basis`, `adjustment`, timers other than `rtc`
+//!   (catchup), `pit` (delay) and `hpet` (present or not);
 //! - lifecycle: `rename-restart`/`coredump-*` anywhere, `preserve` on reboot;
 //! - disks: types `dir`/`network`/`volume`, devices `floppy`/`lun`, buses `usb`/`fdc`/`sd`,
 //!   IDE on q35 and SATA on pc, formats other than raw/qcow2, `<transient>`, `<wwn>`,
@@ -48,9 +49,9 @@
 //!   `qemu-xhci`/`none`, `virtio-scsi`, `virtio-serial`; controller `<driver>`/`<target>`/ports;
 //! - interfaces of type `direct`, models other than virtio/e1000/e1000e/rtl8139, `<driver>`,
 //!   link state down, an MTU on a non-virtio NIC;
-//! - chardevs other than `pty`/`file`/`unix`/`null`, `<channel>`s, consoles not on a serial
-//!   port, serial ports beyond 0–3, a `<protocol>`;
-//! - inputs other than PS/2 and virtio, `<source>` passthrough;
+//! - chardevs other than `pty`/`file`/`unix`/`null`, channels other than virtio ports (as the
+//!   guest agent's), consoles not on a serial port, serial ports beyond 0–3, a `<protocol>`;
+//! - inputs other than PS/2, virtio and USB (with a USB controller), `<source>` passthrough;
 //! - graphics other than one VNC, VNC on addresses other than localhost, `passwd`, `keymap`,
 //!   ports outside 5900–5999; video models other than vga/cirrus/bochs/virtio/none, more than
 //!   one video, QXL sizes, `heads` ≠ 1;

@@ -167,6 +167,17 @@ impl Builder<'_> {
         if needs && !declared {
             self.push("-device", "virtio-scsi-pci,id=scsi0");
         }
+        // Likewise virtio-serial for virtio channels on controller 0.
+        let declared = controllers
+            .iter()
+            .any(|c| c.kind == "virtio-serial" && c.index == 0);
+        let needs = self.domain.devices.channels.iter().any(|channel| {
+            channel.target.as_ref().and_then(|t| t.kind.as_deref()) == Some("virtio")
+                && !matches!(&channel.address, Some(Address::VirtioSerial(a)) if a.controller != 0)
+        });
+        if needs && !declared {
+            self.push("-device", "virtio-serial-pci,id=virtio-serial0");
+        }
     }
 
     fn controller(&mut self, controller: &Controller, machine: Machine) {
@@ -326,12 +337,73 @@ impl Builder<'_> {
                 ),
             }
         }
-        for (index, _) in devices.channels.iter().enumerate() {
-            self.refuse(
-                format!("<channel> {index}"),
-                "channels are not supported yet",
-            );
+        let mut next_port = 1;
+        for (index, channel) in devices.channels.iter().enumerate() {
+            self.channel(channel, index, &mut next_port);
         }
+    }
+
+    /// A `<channel>` with a virtio target: a `virtserialport` on a virtio-serial controller.
+    fn channel(&mut self, channel: &Chardev, index: usize, next_port: &mut u32) {
+        let element = format!("<channel> {index}");
+        self.extra(&channel.extra, &element);
+        let target = channel.target.clone().unwrap_or_default();
+        self.extra(&target.extra, &format!("{element}/<target>"));
+        if target.kind.as_deref() != Some("virtio") {
+            self.refuse(
+                format!("{element}/<target type>"),
+                "only virtio channels are supported",
+            );
+            return;
+        }
+        let Some(name) = target.name.as_deref().filter(|name| is_name(name)) else {
+            self.refuse(
+                format!("{element}/<target name>"),
+                "a virtio channel needs a valid name",
+            );
+            return;
+        };
+        let (controller, bus, port) = match &channel.address {
+            None => {
+                let port = *next_port;
+                *next_port += 1;
+                (0, 0, port)
+            }
+            Some(Address::VirtioSerial(address)) => {
+                *next_port = (*next_port).max(address.port.saturating_add(1));
+                (address.controller, address.bus, address.port)
+            }
+            Some(_) => {
+                self.refuse(
+                    format!("{element}/<address>"),
+                    "a channel sits on a virtio-serial address",
+                );
+                return;
+            }
+        };
+        let id = format!("charchannel{index}");
+        let Some(backend) = self.chardev_backend(channel, &id, &element) else {
+            return;
+        };
+        self.push("-chardev", backend);
+        let device_id = self.device_id(
+            channel.alias.as_deref(),
+            format!("channel{index}"),
+            &element,
+        );
+        self.push(
+            "-device",
+            format!(
+                "virtserialport,bus=virtio-serial{controller}.{bus},nr={port},chardev={id},id={device_id},name={name}"
+            ),
+        );
+    }
+
+    fn has_usb_controller(&self) -> bool {
+        let controllers = &self.domain.devices.controllers;
+        controllers
+            .iter()
+            .any(|c| c.kind == "usb" && c.index == 0 && c.model.as_deref() != Some("none"))
     }
 
     fn serial(&mut self, chardev: &Chardev, port: u32, element: &str, used: &mut Vec<u32>) {
@@ -450,6 +522,31 @@ impl Builder<'_> {
                     if input.address.is_some() {
                         self.refuse(format!("{element}/<address>"), "PS/2 devices are fixed");
                     }
+                    continue;
+                }
+                (kind, Some("usb")) => {
+                    if !self.has_usb_controller() {
+                        self.refuse(element, "a USB input needs a USB controller");
+                        continue;
+                    }
+                    if input.address.is_some() {
+                        self.refuse(
+                            format!("{element}/<address>"),
+                            "USB ports are not supported yet",
+                        );
+                    }
+                    let model = match kind {
+                        InputType::Tablet => "usb-tablet",
+                        InputType::Mouse => "usb-mouse",
+                        InputType::Keyboard => "usb-kbd",
+                        _ => {
+                            self.refuse(element, "only tablets, mice and keyboards on USB");
+                            continue;
+                        }
+                    };
+                    let id =
+                        self.device_id(input.alias.as_deref(), format!("input{index}"), &element);
+                    self.push("-device", format!("{model},id={id},bus=usb.0"));
                     continue;
                 }
                 (InputType::Mouse, Some("virtio")) => "virtio-mouse-pci",

@@ -337,6 +337,75 @@ fn golden_scsi_ide_vnc_socket_and_tap_order() {
 }
 
 #[test]
+fn golden_virt_install_style_guest_with_agent_channel_and_timers() {
+    let xml = "<domain type='kvm'>
+  <name>desk</name>
+  <uuid>00000000-0000-0000-0000-000000000003</uuid>
+  <memory unit='GiB'>1</memory>
+  <os><type arch='x86_64' machine='q35'>hvm</type><boot dev='hd'/></os>
+  <features><acpi/><apic/></features>
+  <cpu mode='maximum'/>
+  <clock offset='utc'>
+    <timer name='rtc' tickpolicy='catchup'/>
+    <timer name='pit' tickpolicy='delay'/>
+    <timer name='hpet' present='no'/>
+  </clock>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2' discard='unmap'/>
+      <source file='/var/lib/moat/images/desk.qcow2'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <controller type='usb' index='0' model='qemu-xhci'/>
+    <interface type='user'><mac address='52:54:00:aa:bb:cc'/><model type='virtio'/></interface>
+    <channel type='unix'>
+      <source mode='bind' path='/run/moat/qemu/desk/ga.sock'/>
+      <target type='virtio' name='org.qemu.guest_agent.0'/>
+    </channel>
+    <input type='tablet' bus='usb'/>
+    <graphics type='vnc' port='5905' autoport='no'/>
+    <video><model type='virtio' heads='1'/></video>
+  </devices>
+</domain>";
+    let argv = build_xml(xml, &host()).unwrap();
+    assert_golden(
+        &argv,
+        "\
+-name guest=desk,debug-threads=on
+-uuid 00000000-0000-0000-0000-000000000003
+-nodefaults
+-no-user-config
+-msg timestamp=on
+-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny
+-machine q35,usb=off,dump-guest-core=off,hpet=off
+-accel kvm
+-cpu max
+-m size=1048576k
+-smp 1
+-global kvm-pit.lost_tick_policy=delay
+-rtc base=utc,driftfix=slew
+-boot order=c
+-chardev socket,id=charmonitor,path=/run/moat/qemu/g1/qmp.sock,server=on,wait=off
+-mon chardev=charmonitor,id=monitor,mode=control
+-pidfile /run/moat/qemu/g1/qemu.pid
+-device qemu-xhci,id=usb
+-device virtio-serial-pci,id=virtio-serial0
+-blockdev {\"auto-read-only\":true,\"discard\":\"unmap\",\"driver\":\"file\",\"filename\":\"/var/lib/moat/images/desk.qcow2\",\"node-name\":\"drive-vda-file\",\"read-only\":false}
+-blockdev {\"backing\":null,\"discard\":\"unmap\",\"driver\":\"qcow2\",\"file\":\"drive-vda-file\",\"node-name\":\"drive-vda\",\"read-only\":false}
+-device virtio-blk-pci,id=disk-vda,drive=drive-vda
+-netdev user,id=hostnet0
+-device virtio-net-pci,netdev=hostnet0,id=net0,mac=52:54:00:aa:bb:cc
+-chardev socket,id=charchannel0,path=/run/moat/qemu/desk/ga.sock,server=on,wait=off
+-device virtserialport,bus=virtio-serial0.0,nr=1,chardev=charchannel0,id=channel0,name=org.qemu.guest_agent.0
+-device usb-tablet,id=input0,bus=usb.0
+-display none
+-vnc 127.0.0.1:5
+-device virtio-vga,id=video0
+",
+    );
+}
+
+#[test]
 fn everything_unsupported_is_refused_by_name() {
     let xml = "<domain type='kvm' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
   <name>bad</name>
@@ -345,7 +414,7 @@ fn everything_unsupported_is_refused_by_name() {
   <vcpu placement='auto'>2</vcpu>
   <os firmware='efi'><type arch='aarch64' machine='virt'>hvm</type></os>
   <cpu mode='host-model'/>
-  <clock offset='variable' adjustment='10'><timer name='rtc' tickpolicy='catchup'/></clock>
+  <clock offset='variable' adjustment='10'><timer name='kvmclock' present='no'/></clock>
   <on_poweroff>rename-restart</on_poweroff>
   <devices>
     <disk type='network' device='disk'>
@@ -388,7 +457,7 @@ fn everything_unsupported_is_refused_by_name() {
         "<os>/<loader>",
         "<cpu mode>: host-model",
         "<clock offset>: offset 'variable'",
-        "<clock>/<timer name='rtc'>",
+        "<clock>/<timer name='kvmclock'>: this timer setting is not supported yet",
         "<on_poweroff>: 'rename-restart'",
         "<disk target='vda'>/<source>: disk type 'network'",
         "<disk target='fda'> device: device 'floppy'",
@@ -398,8 +467,8 @@ fn everything_unsupported_is_refused_by_name() {
         "<interface type='user'> 1/<link>",
         "<interface type='user'> 1/<model>: NIC model 'ne2k_pci'",
         "<serial> 0: chardev type 'tcp'",
-        "<channel> 0",
-        "<input type='tablet'> 0: only PS/2 and virtio",
+        "<channel> 0/<source path>: missing",
+        "<input type='tablet'> 0: a USB input needs a USB controller",
         "<graphics type='vnc'> passwd",
         "<graphics type='vnc'>/<listen address>: VNC without TLS or password may only listen on localhost, not '0.0.0.0'",
         "<graphics>: only one graphics console",
