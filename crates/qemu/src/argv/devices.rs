@@ -192,11 +192,16 @@ impl Builder<'_> {
         if controller.target.is_some() || controller.model_name.is_some() {
             self.refuse(format!("{element}/<target>"), "not supported yet");
         }
-        if controller.ports.is_some() {
-            self.refuse(format!("{element} ports"), "not supported yet");
-        }
         let index = controller.index;
         let model = controller.model.as_deref();
+        let xhci = controller.kind == "usb"
+            && (model == Some("qemu-xhci") || (model.is_none() && machine == Machine::Q35));
+        if controller.ports.is_some() && !xhci {
+            self.refuse(
+                format!("{element} ports"),
+                "only qemu-xhci takes a port count",
+            );
+        }
         let device = match (controller.kind.as_str(), model) {
             ("pci", None | Some("pci-root")) if index == 0 && machine == Machine::I440fx => None,
             ("pci", None | Some("pcie-root")) if index == 0 && machine == Machine::Q35 => None,
@@ -223,11 +228,31 @@ impl Builder<'_> {
         };
         match device {
             Some(mut device) => {
+                if let (true, Some(ports)) = (xhci, controller.ports) {
+                    device.push_str(&format!(",p2={ports},p3={ports}"));
+                }
                 self.address(&mut device, controller.address.as_ref(), &element);
                 self.push("-device", device);
             }
             None => {
-                if controller.address.is_some() {
+                // Where the built-in IDE (pc, 00:01.1) and AHCI (q35, 00:1f.2) sit; libvirt
+                // writes that address into definitions.
+                let fixed = match controller.kind.as_str() {
+                    "ide" => Some((0x01, 1)),
+                    "sata" => Some((0x1f, 2)),
+                    _ => None,
+                };
+                let at_home = match (&controller.address, fixed) {
+                    (None, _) => true,
+                    (Some(Address::Pci(pci)), Some((slot, function))) => {
+                        pci.domain == 0
+                            && pci.bus == 0
+                            && pci.slot == slot
+                            && pci.function == function
+                    }
+                    _ => false,
+                };
+                if !at_home {
                     self.refuse(
                         format!("{element}/<address>"),
                         "built-in controllers cannot be moved",
@@ -236,6 +261,7 @@ impl Builder<'_> {
             }
         }
     }
+
     fn interface(&mut self, index: usize) {
         let iface = &self.domain.devices.interfaces[index];
         let element = format!("<interface type='{}'> {index}", iface.kind.as_str());

@@ -356,7 +356,10 @@ fn golden_virt_install_style_guest_with_agent_channel_and_timers() {
       <source file='/var/lib/moat/images/desk.qcow2'/>
       <target dev='vda' bus='virtio'/>
     </disk>
-    <controller type='usb' index='0' model='qemu-xhci'/>
+    <controller type='usb' index='0' model='qemu-xhci' ports='15'/>
+    <controller type='sata' index='0'>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x1f' function='0x2'/>
+    </controller>
     <interface type='user'><mac address='52:54:00:aa:bb:cc'/><model type='virtio'/></interface>
     <channel type='unix'>
       <source mode='bind' path='/run/moat/qemu/desk/ga.sock'/>
@@ -388,7 +391,7 @@ fn golden_virt_install_style_guest_with_agent_channel_and_timers() {
 -chardev socket,id=charmonitor,path=/run/moat/qemu/g1/qmp.sock,server=on,wait=off
 -mon chardev=charmonitor,id=monitor,mode=control
 -pidfile /run/moat/qemu/g1/qemu.pid
--device qemu-xhci,id=usb
+-device qemu-xhci,id=usb,p2=15,p3=15
 -device virtio-serial-pci,id=virtio-serial0
 -blockdev {\"auto-read-only\":true,\"discard\":\"unmap\",\"driver\":\"file\",\"filename\":\"/var/lib/moat/images/desk.qcow2\",\"node-name\":\"drive-vda-file\",\"read-only\":false}
 -blockdev {\"backing\":null,\"discard\":\"unmap\",\"driver\":\"qcow2\",\"file\":\"drive-vda-file\",\"node-name\":\"drive-vda\",\"read-only\":false}
@@ -442,6 +445,7 @@ fn everything_unsupported_is_refused_by_name() {
     <tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>
     <watchdog model='i6300esb'/>
     <controller type='scsi' index='0' model='lsilogic'/>
+    <controller type='ide' index='0'><address type='pci' domain='0' bus='0' slot='2' function='0'/></controller>
   </devices>
   <qemu:commandline><qemu:arg value='-evil'/></qemu:commandline>
 </domain>";
@@ -477,6 +481,7 @@ fn everything_unsupported_is_refused_by_name() {
         "<tpm>",
         "<watchdog>",
         "<controller type='scsi' index='0'>",
+        "<controller type='ide' index='0'>/<address>: built-in controllers cannot be moved",
     ] {
         assert!(text.contains(needle), "missing refusal '{needle}' in:\n{text}");
     }
