@@ -45,8 +45,10 @@
 //!   IDE on q35 and SATA on pc, formats other than raw/qcow2, `<transient>`, `<wwn>`,
 //!   `startupPolicy`, `io='native'` without `cache='none'|'directsync'`, read-only IDE/SATA
 //!   hard disks, `removable`, an open tray, a backing store under a raw image;
-//! - controllers other than the built-in PCI root, IDE (pc) and SATA (q35), USB `piix3-uhci`/
-//!   `qemu-xhci`/`none`, `virtio-scsi`, `virtio-serial`; controller `<driver>`/`<target>`/ports;
+//! - controllers other than the built-in PCI root, IDE (pc) and SATA (q35) at their fixed
+//!   addresses, `pcie-root-port` (q35, target chassis and port only), USB `piix3-uhci`/
+//!   `qemu-xhci`/`none`, `virtio-scsi`, `virtio-serial`; controller `<driver>`, ports other than
+//!   on qemu-xhci;
 //! - interfaces of type `direct`, models other than virtio/e1000/e1000e/rtl8139, `<driver>`,
 //!   link state down, an MTU on a non-virtio NIC;
 //! - chardevs other than `pty`/`file`/`unix`/`null`, channels other than virtio ports (as the
@@ -58,7 +60,8 @@
 //! - `<memballoon>` statistics, `<rng>` with an EGD backend or a non-virtio model, `<tpm>`,
 //!   `<hostdev>`, and every device kept verbatim (`<sound>`, `<watchdog>`, `<filesystem>`,
 //!   `<panic>`, …);
-//! - device addresses other than PCI bus 0 (and drive addresses on the disk buses).
+//! - device addresses other than PCI domain 0 on bus 0 or on a pcie-root-port (and drive
+//!   addresses on the disk buses, virtio-serial addresses on channels).
 //!
 //! # Example
 //!

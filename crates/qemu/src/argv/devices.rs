@@ -105,18 +105,21 @@ impl Builder<'_> {
         match address {
             None => {}
             Some(Address::Pci(pci)) => {
-                if pci.domain != 0 || pci.bus != 0 {
+                let bus = if pci.bus == 0 {
+                    Some(self.machine.pci_bus().to_owned())
+                } else if self.is_root_port(u32::from(pci.bus)) {
+                    Some(format!("pci.{}", pci.bus))
+                } else {
+                    None
+                };
+                let Some(bus) = bus.filter(|_| pci.domain == 0) else {
                     self.refuse(
                         format!("{element}/<address>"),
-                        "only PCI domain 0, bus 0 is supported",
+                        "only PCI domain 0, on bus 0 or a pcie-root-port, is supported",
                     );
                     return;
-                }
-                device.push_str(&format!(
-                    ",bus={},addr={:#x}",
-                    self.machine.pci_bus(),
-                    pci.slot
-                ));
+                };
+                device.push_str(&format!(",bus={bus},addr={:#x}", pci.slot));
                 if pci.function != 0 {
                     device.push_str(&format!(".{:#x}", pci.function));
                 }
@@ -154,7 +157,10 @@ impl Builder<'_> {
     fn controllers(&mut self) {
         let machine = self.machine;
         let controllers = &self.domain.devices.controllers;
-        for controller in controllers {
+        // PCI controllers first, by index, so every bus exists before a device names it.
+        let mut ordered: Vec<&Controller> = controllers.iter().collect();
+        ordered.sort_by_key(|c| (c.kind != "pci", if c.kind == "pci" { c.index } else { 0 }));
+        for controller in ordered {
             self.controller(controller, machine);
         }
         // A SCSI disk on controller 0 without a declared controller gets virtio-scsi, which
@@ -186,14 +192,22 @@ impl Builder<'_> {
             controller.kind, controller.index
         );
         self.extra(&controller.extra, &element);
+        let index = controller.index;
+        let model = controller.model.as_deref();
         if controller.driver.is_some() {
             self.refuse(format!("{element}/<driver>"), "not supported yet");
         }
-        if controller.target.is_some() || controller.model_name.is_some() {
+        let root_port = controller.kind == "pci"
+            && model == Some("pcie-root-port")
+            && machine == Machine::Q35
+            && index > 0
+            && controller
+                .model_name
+                .as_deref()
+                .map_or(true, |name| name == "pcie-root-port");
+        if !root_port && (controller.target.is_some() || controller.model_name.is_some()) {
             self.refuse(format!("{element}/<target>"), "not supported yet");
         }
-        let index = controller.index;
-        let model = controller.model.as_deref();
         let xhci = controller.kind == "usb"
             && (model == Some("qemu-xhci") || (model.is_none() && machine == Machine::Q35));
         if controller.ports.is_some() && !xhci {
@@ -216,6 +230,20 @@ impl Builder<'_> {
                 Some(format!("piix3-usb-uhci,id=usb{}", usb_suffix(index)))
             }
             ("usb", Some("qemu-xhci")) => Some(format!("qemu-xhci,id=usb{}", usb_suffix(index))),
+            ("pci", Some("pcie-root-port")) if root_port => {
+                match root_port_target(controller.target.as_ref().map(|raw| raw.xml.as_str())) {
+                    Some((chassis, port)) => Some(format!(
+                        "pcie-root-port,port={port},chassis={chassis},id=pci.{index}"
+                    )),
+                    None => {
+                        self.refuse(
+                            format!("{element}/<target>"),
+                            "a pcie-root-port takes only chassis and port",
+                        );
+                        return;
+                    }
+                }
+            }
             ("scsi", None | Some("virtio-scsi")) => Some(format!("virtio-scsi-pci,id=scsi{index}")),
             ("virtio-serial", None) => Some(format!("virtio-serial-pci,id=virtio-serial{index}")),
             _ => {
@@ -423,6 +451,14 @@ impl Builder<'_> {
                 "virtserialport,bus=virtio-serial{controller}.{bus},nr={port},chardev={id},id={device_id},name={name}"
             ),
         );
+    }
+
+    /// Whether controller `index` is a pcie-root-port, which makes `pci.INDEX` a bus.
+    fn is_root_port(&self, index: u32) -> bool {
+        self.machine == Machine::Q35
+            && self.domain.devices.controllers.iter().any(|c| {
+                c.kind == "pci" && c.index == index && c.model.as_deref() == Some("pcie-root-port")
+            })
     }
 
     fn has_usb_controller(&self) -> bool {
@@ -725,10 +761,64 @@ impl Builder<'_> {
     }
 }
 
+/// `(chassis, port)` from a pcie-root-port's `<target chassis='…' port='…'/>`, when those are
+/// its only attributes and both are numbers (decimal or `0x` hex).
+fn root_port_target(xml: Option<&str>) -> Option<(u32, u32)> {
+    let xml = xml?.trim();
+    let body = xml.strip_prefix("<target")?.trim_end().strip_suffix("/>")?;
+    let mut chassis = None;
+    let mut port = None;
+    let mut rest = body.trim_start();
+    while !rest.is_empty() {
+        let (name, after) = rest.split_once('=')?;
+        let after = after.trim_start();
+        let quote = after.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+        let (value, tail) = after[1..].split_once(quote)?;
+        let number = match value.strip_prefix("0x") {
+            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+            None => value.parse().ok()?,
+        };
+        match name.trim() {
+            "chassis" if chassis.is_none() => chassis = Some(number),
+            "port" if port.is_none() => port = Some(number),
+            _ => return None,
+        }
+        rest = tail.trim_start();
+    }
+    Some((chassis?, port?))
+}
+
 fn usb_suffix(index: u32) -> String {
     if index == 0 {
         String::new()
     } else {
         index.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::root_port_target;
+
+    #[test]
+    fn root_port_targets_take_chassis_and_port_only() {
+        assert_eq!(
+            root_port_target(Some("<target chassis='1' port='0x10'/>")),
+            Some((1, 16))
+        );
+        assert_eq!(
+            root_port_target(Some("<target port=\"8\" chassis=\"2\" />")),
+            Some((2, 8))
+        );
+        assert_eq!(root_port_target(Some("<target chassis='1'/>")), None);
+        assert_eq!(
+            root_port_target(Some("<target chassis='1' port='1' hotplug='off'/>")),
+            None
+        );
+        assert_eq!(
+            root_port_target(Some("<target chassis='x' port='1'/>")),
+            None
+        );
+        assert_eq!(root_port_target(None), None);
     }
 }

@@ -355,8 +355,21 @@ fn golden_virt_install_style_guest_with_agent_channel_and_timers() {
       <driver name='qemu' type='qcow2' discard='unmap'/>
       <source file='/var/lib/moat/images/desk.qcow2'/>
       <target dev='vda' bus='virtio'/>
+      <address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>
     </disk>
-    <controller type='usb' index='0' model='qemu-xhci' ports='15'/>
+    <controller type='usb' index='0' model='qemu-xhci' ports='15'>
+      <address type='pci' domain='0x0000' bus='0x02' slot='0x00' function='0x0'/>
+    </controller>
+    <controller type='pci' index='1' model='pcie-root-port'>
+      <model name='pcie-root-port'/>
+      <target chassis='1' port='0x10'/>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0' multifunction='on'/>
+    </controller>
+    <controller type='pci' index='2' model='pcie-root-port'>
+      <model name='pcie-root-port'/>
+      <target chassis='2' port='0x11'/>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x1'/>
+    </controller>
     <controller type='sata' index='0'>
       <address type='pci' domain='0x0000' bus='0x00' slot='0x1f' function='0x2'/>
     </controller>
@@ -391,11 +404,13 @@ fn golden_virt_install_style_guest_with_agent_channel_and_timers() {
 -chardev socket,id=charmonitor,path=/run/moat/qemu/g1/qmp.sock,server=on,wait=off
 -mon chardev=charmonitor,id=monitor,mode=control
 -pidfile /run/moat/qemu/g1/qemu.pid
--device qemu-xhci,id=usb,p2=15,p3=15
+-device pcie-root-port,port=16,chassis=1,id=pci.1,bus=pcie.0,addr=0x2,multifunction=on
+-device pcie-root-port,port=17,chassis=2,id=pci.2,bus=pcie.0,addr=0x2.0x1
+-device qemu-xhci,id=usb,p2=15,p3=15,bus=pci.2,addr=0x0
 -device virtio-serial-pci,id=virtio-serial0
 -blockdev {\"auto-read-only\":true,\"discard\":\"unmap\",\"driver\":\"file\",\"filename\":\"/var/lib/moat/images/desk.qcow2\",\"node-name\":\"drive-vda-file\",\"read-only\":false}
 -blockdev {\"backing\":null,\"discard\":\"unmap\",\"driver\":\"qcow2\",\"file\":\"drive-vda-file\",\"node-name\":\"drive-vda\",\"read-only\":false}
--device virtio-blk-pci,id=disk-vda,drive=drive-vda
+-device virtio-blk-pci,id=disk-vda,bus=pci.1,addr=0x0,drive=drive-vda
 -netdev user,id=hostnet0
 -device virtio-net-pci,netdev=hostnet0,id=net0,mac=52:54:00:aa:bb:cc
 -chardev socket,id=charchannel0,path=/run/moat/qemu/desk/ga.sock,server=on,wait=off
