@@ -7,6 +7,7 @@
 //! | QMP socket | `RUN/qemu/NAME/qmp.sock` | while QEMU runs |
 //! | pidfile | `RUN/qemu/NAME/qemu.pid` | while QEMU runs |
 //! | VNC socket (when the domain asks for one without a path) | `RUN/qemu/NAME/vnc.sock` | while QEMU runs |
+//! | channel sockets (unix channels without a path) | `RUN/qemu/NAME/<target name>.sock` | while QEMU runs |
 //! | log (QEMU's stdout and stderr) | `STATE/qemu/NAME.log` | kept, appended to on each start |
 //!
 //! The run directory is removed with the files in it when QEMU is gone; the log stays.
@@ -81,7 +82,14 @@ impl RuntimePaths {
         Ok(paths)
     }
 
-    /// The files that exist only while QEMU runs.
+    /// The socket of a unix `<channel>` whose definition gives no path (e.g. the guest agent's
+    /// `org.qemu.guest_agent.0`): `RUN/qemu/NAME/<target name>.sock`.
+    pub fn channel_socket(&self, target_name: &str) -> PathBuf {
+        self.run_dir.join(format!("{target_name}.sock"))
+    }
+
+    /// The files that exist only while QEMU runs (besides channel sockets, which cleanup finds
+    /// in the run directory).
     pub fn runtime_files(&self) -> [&Path; 3] {
         [&self.qmp_socket, &self.pidfile, &self.vnc_socket]
     }

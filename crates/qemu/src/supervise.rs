@@ -652,7 +652,23 @@ pub fn cleanup(paths: &RuntimePaths) -> Result<(), SuperviseError> {
 }
 
 fn remove_runtime_files(paths: &RuntimePaths) -> Result<(), SuperviseError> {
-    for file in paths.runtime_files() {
+    // Sockets QEMU made in the run directory (channels without a path, see argv).
+    let sockets: Vec<PathBuf> = fs::read_dir(&paths.run_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| {
+            entry
+                .file_type()
+                .is_ok_and(|kind| std::os::unix::fs::FileTypeExt::is_socket(&kind))
+        })
+        .map(|entry| entry.path())
+        .collect();
+    for file in paths
+        .runtime_files()
+        .into_iter()
+        .chain(sockets.iter().map(PathBuf::as_path))
+    {
         match fs::remove_file(file) {
             Ok(()) => {}
             Err(err) if err.kind() == io::ErrorKind::NotFound => {}
@@ -732,6 +748,8 @@ mod tests {
     async fn reattach_without_pidfile_is_gone_and_cleans_up() {
         let (_dir, paths) = fixture();
         fs::write(&paths.qmp_socket, "").unwrap();
+        let channel = std::os::unix::net::UnixListener::bind(paths.channel_socket("x")).unwrap();
+        drop(channel);
         let found = reattach(
             paths.clone(),
             uuid(),

@@ -73,6 +73,7 @@ fn guest(name: &str, kernel: Option<&Path>) -> Guest {
     <serial type='file'><source path='{serial}'/><target port='0'/></serial>
     <console type='file'><source path='{serial}'/><target type='serial' port='0'/></console>
     <serial type='pty'><target port='1'/></serial>
+    <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>
     <memballoon model='none'/>
   </devices>
 </domain>",
@@ -266,6 +267,8 @@ async fn a_paused_guest_is_found_again_after_a_daemon_restart() {
         panic!("running QEMU not found again");
     };
     assert_eq!(process.pid(), pid);
+    let agent = guest.paths.channel_socket("org.qemu.guest_agent.0");
+    assert!(agent.exists(), "{} missing", agent.display());
     // While it runs, a second QEMU for the same guest is refused.
     let host = HostFacts {
         kvm: Kvm::Unavailable,

@@ -435,8 +435,31 @@ impl Builder<'_> {
                 return;
             }
         };
+        // Like libvirt, a unix channel without a path gets one of the guest's own: here
+        // RUN/qemu/NAME/<target name>.sock (RuntimePaths::channel_socket), removed with the run
+        // directory.
+        let mut channel = channel.clone();
+        let pathless = channel
+            .sources
+            .first()
+            .and_then(|s| s.path.as_ref())
+            .is_none();
+        if channel.kind == ChardevType::Unix && pathless {
+            let path = self.paths.channel_socket(name);
+            if path.as_os_str().len() > crate::paths::UNIX_PATH_MAX {
+                self.refuse(
+                    format!("{element}/<source path>"),
+                    "the generated socket path is too long",
+                );
+                return;
+            }
+            let mut source = channel.sources.first().cloned().unwrap_or_default();
+            source.path = Some(path.to_string_lossy().into_owned());
+            source.mode = Some("bind".to_owned());
+            channel.sources = vec![source];
+        }
         let id = format!("charchannel{index}");
-        let Some(backend) = self.chardev_backend(channel, &id, &element) else {
+        let Some(backend) = self.chardev_backend(&channel, &id, &element) else {
             return;
         };
         self.push("-chardev", backend);
@@ -591,12 +614,27 @@ impl Builder<'_> {
                         self.refuse(element, "a USB input needs a USB controller");
                         continue;
                     }
-                    if input.address.is_some() {
-                        self.refuse(
-                            format!("{element}/<address>"),
-                            "USB ports are not supported yet",
-                        );
-                    }
+                    let port = match &input.address {
+                        None => String::new(),
+                        Some(Address::Usb(usb))
+                            if usb.bus == 0
+                                && usb.port.as_deref().map_or(true, |port| {
+                                    !port.is_empty()
+                                        && port.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                                }) =>
+                        {
+                            usb.port
+                                .as_deref()
+                                .map_or_else(String::new, |port| format!(",port={port}"))
+                        }
+                        Some(_) => {
+                            self.refuse(
+                                format!("{element}/<address>"),
+                                "only ports on USB bus 0 are supported",
+                            );
+                            String::new()
+                        }
+                    };
                     let model = match kind {
                         InputType::Tablet => "usb-tablet",
                         InputType::Mouse => "usb-mouse",
@@ -608,7 +646,7 @@ impl Builder<'_> {
                     };
                     let id =
                         self.device_id(input.alias.as_deref(), format!("input{index}"), &element);
-                    self.push("-device", format!("{model},id={id},bus=usb.0"));
+                    self.push("-device", format!("{model},id={id},bus=usb.0{port}"));
                     continue;
                 }
                 (InputType::Mouse, Some("virtio")) => "virtio-mouse-pci",

@@ -378,7 +378,10 @@ fn golden_virt_install_style_guest_with_agent_channel_and_timers() {
       <source mode='bind' path='/run/moat/qemu/desk/ga.sock'/>
       <target type='virtio' name='org.qemu.guest_agent.0'/>
     </channel>
-    <input type='tablet' bus='usb'/>
+    <channel type='unix'>
+      <target type='virtio' name='org.example.agent.1'/>
+    </channel>
+    <input type='tablet' bus='usb'><address type='usb' bus='0' port='1'/></input>
     <graphics type='vnc' port='5905' autoport='no'/>
     <video><model type='virtio' heads='1'/></video>
   </devices>
@@ -415,7 +418,9 @@ fn golden_virt_install_style_guest_with_agent_channel_and_timers() {
 -device virtio-net-pci,netdev=hostnet0,id=net0,mac=52:54:00:aa:bb:cc
 -chardev socket,id=charchannel0,path=/run/moat/qemu/desk/ga.sock,server=on,wait=off
 -device virtserialport,bus=virtio-serial0.0,nr=1,chardev=charchannel0,id=channel0,name=org.qemu.guest_agent.0
--device usb-tablet,id=input0,bus=usb.0
+-chardev socket,id=charchannel1,path=/run/moat/qemu/g1/org.example.agent.1.sock,server=on,wait=off
+-device virtserialport,bus=virtio-serial0.0,nr=2,chardev=charchannel1,id=channel1,name=org.example.agent.1
+-device usb-tablet,id=input0,bus=usb.0,port=1
 -display none
 -vnc 127.0.0.1:5
 -device virtio-vga,id=video0
@@ -451,7 +456,7 @@ fn everything_unsupported_is_refused_by_name() {
     <interface type='direct'><source dev='eth0' mode='bridge'/></interface>
     <interface type='user'><model type='ne2k_pci'/><link state='down'/></interface>
     <serial type='tcp'><source mode='bind' host='0.0.0.0' service='4444'/></serial>
-    <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>
+    <channel type='spicevmc'><target type='virtio' name='com.redhat.spice.0'/></channel>
     <input type='tablet' bus='usb'/>
     <graphics type='vnc' port='5901' passwd='x'><listen type='address' address='0.0.0.0'/></graphics>
     <graphics type='spice'/>
@@ -486,7 +491,7 @@ fn everything_unsupported_is_refused_by_name() {
         "<interface type='user'> 1/<link>",
         "<interface type='user'> 1/<model>: NIC model 'ne2k_pci'",
         "<serial> 0: chardev type 'tcp'",
-        "<channel> 0/<source path>: missing",
+        "<channel> 0: chardev type 'spicevmc' is not supported yet",
         "<input type='tablet'> 0: a USB input needs a USB controller",
         "<graphics type='vnc'> passwd",
         "<graphics type='vnc'>/<listen address>: VNC without TLS or password may only listen on localhost, not '0.0.0.0'",
