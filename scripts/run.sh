@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Moat's main job on a Debian 12 machine as root: installs what is missing, builds, and runs
-# moatd on its embedded default configuration with state under ./state in the checkout, and a
-# demo guest defined in it. virsh reaches it with the URI printed below. Ctrl-C stops it.
+# moatd on its embedded default configuration with state under ./state in the checkout, with a
+# demo guest (a tiny Linux, scripts/test-guest) defined and booted in it. virsh reaches it with
+# the URI printed below. Ctrl-C stops moatd; the guest keeps running until destroyed, and a
+# restarted moatd finds it again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 
-ensure_packages "${BUILD_PACKAGES[@]}" libvirt-clients
+ensure_packages "${BUILD_PACKAGES[@]}" libvirt-clients qemu-system-x86
 ensure_rust
 
 echo "==> building (release)"
 cargo build --release --locked -p moatd
+
+echo "==> building the demo guest (kernel + busybox initramfs, cached in target/test-guest)"
+bash scripts/test-guest/build.sh "$PWD/target/test-guest"
 
 RUN_DIR="$PWD/state/run"
 STATE_DIR="$PWD/state/lib"
@@ -27,9 +32,18 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 
-if ! virsh -q -c "$URI" dominfo demo >/dev/null 2>&1; then
-    virsh -c "$URI" define scripts/demo-guest.xml
+if [ "$(virsh -q -c "$URI" domstate demo 2>/dev/null)" != running ]; then
+    # (Re)define from the template, so the demo follows this checkout's paths.
+    sed -e "s|@GUEST@|$PWD/target/test-guest|g" -e "s|@STATE@|$STATE_DIR|g" \
+        scripts/demo-guest.xml > "$STATE_DIR/demo-guest.xml"
+    virsh -c "$URI" define "$STATE_DIR/demo-guest.xml"
+    virsh -c "$URI" start demo
 fi
+for _ in $(seq 120); do
+    grep -q MOAT-GUEST-BOOTED "$STATE_DIR/demo-serial.log" 2>/dev/null && break
+    sleep 0.5
+done
+grep -q MOAT-GUEST-BOOTED "$STATE_DIR/demo-serial.log" && echo "==> the demo guest booted"
 virsh -c "$URI" list --all
 virsh -c "$URI" dominfo demo
 
@@ -39,7 +53,8 @@ moatd is running (pid $MOATD). Try:
   virsh -c '$URI' list --all
   virsh -c '$URI' dumpxml demo
   virsh -r -c '$URI' list --all          # read-only
-The demo guest is defined, not started: starting guests (QEMU under the sVirt/Landlock
-confinement) is the next piece of work. Ctrl-C stops moatd.
+  virsh -c '$URI' shutdown demo          # ACPI power button; the guest powers off
+The demo guest runs under QEMU's own seccomp sandbox; the sVirt/Landlock/uid confinement of
+guests is the next piece of work. Ctrl-C stops moatd (the guest keeps running).
 INFO
 wait "$MOATD"

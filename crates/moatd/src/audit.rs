@@ -91,6 +91,22 @@ impl AuditLog {
     }
 }
 
+impl AuditLog {
+    /// Appends the record of a call that returned `result`.
+    pub fn record_result<T, E: std::fmt::Display>(
+        &self,
+        client: &PeerIdentity,
+        procedure: &str,
+        object: Value,
+        result: &Result<T, E>,
+    ) {
+        match result {
+            Ok(_) => self.record(client, procedure, object, Outcome::Ok),
+            Err(err) => self.record(client, procedure, object, Outcome::Error(&err.to_string())),
+        }
+    }
+}
+
 /// Current UTC time as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 fn rfc3339_now() -> String {
     let now = SystemTime::now()

@@ -5,7 +5,6 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{Driver, DriverError};
-use crate::audit::Outcome;
 use crate::identity::PeerIdentity;
 use crate::registry::{DefineKind, DomainObject, DomainState};
 use crate::store::SkippedFile;
@@ -203,13 +202,8 @@ impl Driver {
             Ok(summary) => json!({"domain": summary.name, "uuid": summary.uuid.to_string()}),
             Err(_) => json!({}),
         };
-        let error = result.as_ref().err().map(ToString::to_string);
-        self.audit.record(
-            who,
-            "DOMAIN_DEFINE_XML",
-            object,
-            error.as_deref().map_or(Outcome::Ok, Outcome::Error),
-        );
+        self.audit
+            .record_result(who, "DOMAIN_DEFINE_XML", object, &result);
         result
     }
 
@@ -286,12 +280,11 @@ impl Driver {
     /// Removes a guest's persistent definition.
     pub fn undefine(&self, uuid: &Uuid, flags: u32, who: &PeerIdentity) -> Result<(), DriverError> {
         let result = self.undefine_inner(uuid, flags);
-        let error = result.as_ref().err().map(ToString::to_string);
-        self.audit.record(
+        self.audit.record_result(
             who,
             "DOMAIN_UNDEFINE",
             json!({"uuid": uuid.to_string()}),
-            error.as_deref().map_or(Outcome::Ok, Outcome::Error),
+            &result,
         );
         result.map(|_| ())
     }
@@ -469,12 +462,11 @@ impl Driver {
             }
             Ok(())
         })();
-        let error = result.as_ref().err().map(ToString::to_string);
-        self.audit.record(
+        self.audit.record_result(
             who,
             "DOMAIN_SET_AUTOSTART",
             json!({"uuid": uuid.to_string(), "autostart": on}),
-            error.as_deref().map_or(Outcome::Ok, Outcome::Error),
+            &result,
         );
         result
     }

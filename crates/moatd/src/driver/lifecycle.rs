@@ -26,7 +26,6 @@ use uuid::Uuid;
 
 use super::domain::DomainSummary;
 use super::{Driver, DriverError};
-use crate::audit::Outcome;
 use crate::errors::chain;
 use crate::identity::PeerIdentity;
 use crate::registry::{DomainState, StateReason};
@@ -117,6 +116,10 @@ impl Lifecycle {
     }
 }
 
+fn monitor_error(err: qemu::qmp::QmpError) -> DriverError {
+    DriverError::Launch(chain(&err))
+}
+
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
@@ -136,6 +139,12 @@ impl Drop for Starting<'_> {
 }
 
 impl Driver {
+    fn running_guest(&self, uuid: &Uuid) -> Result<Arc<Guest>, DriverError> {
+        self.lifecycle
+            .guest(uuid)
+            .ok_or_else(|| self.not_running(uuid))
+    }
+
     fn not_running(&self, uuid: &Uuid) -> DriverError {
         let name = self
             .read()
@@ -153,16 +162,11 @@ impl Driver {
         who: &PeerIdentity,
     ) -> Result<DomainSummary, DriverError> {
         let result = self.start_inner(uuid, flags).await;
-        self.audit.record(
+        self.audit.record_result(
             who,
             "DOMAIN_CREATE",
             json!({"uuid": uuid.to_string()}),
-            result
-                .as_ref()
-                .err()
-                .map(ToString::to_string)
-                .as_deref()
-                .map_or(Outcome::Ok, Outcome::Error),
+            &result,
         );
         result
     }
@@ -382,16 +386,11 @@ impl Driver {
         who: &PeerIdentity,
     ) -> Result<(), DriverError> {
         let result = self.destroy_inner(uuid, flags).await;
-        self.audit.record(
+        self.audit.record_result(
             who,
             "DOMAIN_DESTROY",
             json!({"uuid": uuid.to_string()}),
-            result
-                .as_ref()
-                .err()
-                .map(ToString::to_string)
-                .as_deref()
-                .map_or(Outcome::Ok, Outcome::Error),
+            &result,
         );
         result
     }
@@ -403,10 +402,7 @@ impl Driver {
                 function: "virDomainDestroyFlags",
             });
         }
-        let guest = self
-            .lifecycle
-            .guest(uuid)
-            .ok_or_else(|| self.not_running(uuid))?;
+        let guest = self.running_guest(uuid)?;
         guest
             .stop_cause
             .store(StopCause::Destroyed as u8, Ordering::Relaxed);
@@ -437,60 +433,48 @@ impl Driver {
 
     /// Presses the guest's ACPI power button; the guest shuts down by itself.
     pub async fn shutdown(&self, uuid: &Uuid) -> Result<(), DriverError> {
-        let guest = self
-            .lifecycle
-            .guest(uuid)
-            .ok_or_else(|| self.not_running(uuid))?;
+        let guest = self.running_guest(uuid)?;
         guest
             .qmp
             .system_powerdown()
             .await
-            .map(|_| ())
-            .map_err(|e| DriverError::Launch(chain(&e)))
+            .map(drop)
+            .map_err(monitor_error)
     }
 
     /// Resets the guest (`virsh reboot` and `virsh reset`).
     pub async fn reset(&self, uuid: &Uuid) -> Result<(), DriverError> {
-        let guest = self
-            .lifecycle
-            .guest(uuid)
-            .ok_or_else(|| self.not_running(uuid))?;
+        let guest = self.running_guest(uuid)?;
         guest
             .qmp
             .system_reset()
             .await
-            .map(|_| ())
-            .map_err(|e| DriverError::Launch(chain(&e)))
+            .map(drop)
+            .map_err(monitor_error)
     }
 
     /// Pauses the guest's vCPUs.
     pub async fn suspend(&self, uuid: &Uuid) -> Result<(), DriverError> {
-        let guest = self
-            .lifecycle
-            .guest(uuid)
-            .ok_or_else(|| self.not_running(uuid))?;
+        let guest = self.running_guest(uuid)?;
         // Record the pause first, so the STOP event it causes finds it paused by the user.
         self.set_paused(uuid, PAUSED_USER);
         if let Err(err) = guest.qmp.stop().await {
             self.set_running(uuid, RUNNING_UNPAUSED);
-            return Err(DriverError::Launch(chain(&err)));
+            return Err(monitor_error(err));
         }
         Ok(())
     }
 
     /// Resumes the guest's vCPUs.
     pub async fn resume(&self, uuid: &Uuid) -> Result<(), DriverError> {
-        let guest = self
-            .lifecycle
-            .guest(uuid)
-            .ok_or_else(|| self.not_running(uuid))?;
+        let guest = self.running_guest(uuid)?;
         let was = self.state(uuid)?;
         self.set_running(uuid, RUNNING_UNPAUSED);
         if let Err(err) = guest.qmp.cont().await {
             if was.0 == DomainState::Paused {
                 self.set_paused(uuid, was.1);
             }
-            return Err(DriverError::Launch(chain(&err)));
+            return Err(monitor_error(err));
         }
         Ok(())
     }
