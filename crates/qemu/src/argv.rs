@@ -285,9 +285,6 @@ impl<'a> Builder<'a> {
         if domain.sysinfo.is_some() {
             self.refuse("<sysinfo>", "SMBIOS tables are not supported yet");
         }
-        if domain.pm.is_some() {
-            self.refuse("<pm>", "power management settings are not supported yet");
-        }
         for (element, present) in [
             ("<blkiotune>", domain.blkiotune.is_some()),
             ("<memtune>", domain.memtune.is_some()),
@@ -366,6 +363,7 @@ impl<'a> Builder<'a> {
         self.features(&features, &mut machine);
         self.push("-machine", machine);
         self.push("-accel", self.accel.as_str());
+        self.pm();
         self.cpu();
 
         if domain.max_memory.is_some() {
@@ -444,6 +442,29 @@ impl<'a> Builder<'a> {
         }
         if let Some(state) = features.smm {
             machine.push_str(&format!(",smm={}", state.as_str()));
+        }
+    }
+
+    /// `<pm><suspend-to-mem enabled='…'/><suspend-to-disk enabled='…'/></pm>`: S3 and S4 on the
+    /// machine's power-management device.
+    fn pm(&mut self) {
+        let Some(pm) = &self.domain.pm else {
+            return;
+        };
+        let Some(states) = pm_states(&pm.xml) else {
+            self.refuse(
+                "<pm>",
+                "only suspend-to-mem and suspend-to-disk with enabled='yes|no' are supported",
+            );
+            return;
+        };
+        let device = match self.machine {
+            Machine::I440fx => "PIIX4_PM",
+            Machine::Q35 => "ICH9-LPC",
+        };
+        for (state, enabled) in states {
+            let disable = if enabled { 0 } else { 1 };
+            self.push("-global", format!("{device}.disable_{state}={disable}"));
         }
     }
 
@@ -730,6 +751,39 @@ impl<'a> Builder<'a> {
             tap_interfaces: self.tap_interfaces,
         })
     }
+}
+
+/// The `(state, enabled)` pairs (`s3`, `s4`) of a `<pm>` element's text, or `None` when it
+/// holds anything else.
+fn pm_states(xml: &str) -> Option<Vec<(&'static str, bool)>> {
+    let mut rest = xml
+        .trim()
+        .strip_prefix("<pm>")?
+        .strip_suffix("</pm>")?
+        .trim();
+    let mut states = Vec::new();
+    while !rest.is_empty() {
+        let (state, after) = if let Some(after) = rest.strip_prefix("<suspend-to-mem") {
+            ("s3", after)
+        } else if let Some(after) = rest.strip_prefix("<suspend-to-disk") {
+            ("s4", after)
+        } else {
+            return None;
+        };
+        let (element, tail) = after.split_once("/>")?;
+        let value = element.trim().strip_prefix("enabled=")?;
+        let enabled = match value.trim_matches(|c| c == '\'' || c == '"') {
+            "yes" if value.len() == 5 => true,
+            "no" if value.len() == 4 => false,
+            _ => return None,
+        };
+        if states.iter().any(|(known, _)| *known == state) {
+            return None;
+        }
+        states.push((state, enabled));
+        rest = tail.trim_start();
+    }
+    Some(states)
 }
 
 /// Escapes a value inside a QEMU `key=value,…` option list (a comma is doubled).

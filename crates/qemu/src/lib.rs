@@ -28,7 +28,7 @@
 //! ([`argv::ArgvError::Refused`] lists every refusal at once). Refused today:
 //!
 //! - anything the parser kept unknown (`Extra`), `xmlns:qemu` extensions (`<qemu:commandline>`);
-//! - `<genid>`, `<sysinfo>`, `<pm>`, `<maxMemory>`, a `<currentMemory>` below `<memory>`,
+//! - `<genid>`, `<sysinfo>`, `<pm>` beyond suspend-to-mem/disk, `<maxMemory>`, a `<currentMemory>` below `<memory>`,
 //!   `<blkiotune>`, `<memtune>`, `<numatune>`, `<cputune>`, `<memoryBacking>`, a
 //!   `<resource>` partition other than `/machine`, `<vcpu placement='auto'>` and `cpuset`;
 //! - `<os>`: an arch other than x86_64, machines other than `pc*`/`q35*`, firmware/loader/nvram,

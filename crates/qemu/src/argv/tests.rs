@@ -344,6 +344,10 @@ fn golden_virt_install_style_guest_with_agent_channel_and_timers() {
   <memory unit='GiB'>1</memory>
   <os><type arch='x86_64' machine='q35'>hvm</type><boot dev='hd'/></os>
   <features><acpi/><apic/></features>
+  <pm>
+    <suspend-to-mem enabled='no'/>
+    <suspend-to-disk enabled=\"no\"/>
+  </pm>
   <cpu mode='maximum'/>
   <clock offset='utc'>
     <timer name='rtc' tickpolicy='catchup'/>
@@ -398,6 +402,8 @@ fn golden_virt_install_style_guest_with_agent_channel_and_timers() {
 -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny
 -machine q35,usb=off,dump-guest-core=off,hpet=off
 -accel kvm
+-global ICH9-LPC.disable_s3=1
+-global ICH9-LPC.disable_s4=1
 -cpu max
 -m size=1048576k
 -smp 1
@@ -552,4 +558,29 @@ fn display_quotes_arguments_with_spaces() {
         line.contains(" -append 'console=ttyS0 quiet panic=-1' "),
         "{line}"
     );
+}
+
+#[test]
+fn pm_accepts_only_the_two_suspend_states() {
+    assert_eq!(
+        pm_states("<pm><suspend-to-mem enabled='yes'/><suspend-to-disk enabled='no'/></pm>"),
+        Some(vec![("s3", true), ("s4", false)])
+    );
+    assert_eq!(pm_states("<pm/>"), None);
+    assert_eq!(pm_states("<pm></pm>"), Some(vec![]));
+    for bad in [
+        "<pm><suspend-to-mem enabled='maybe'/></pm>",
+        "<pm><suspend-to-mem/></pm>",
+        "<pm><suspend-to-mem enabled='no' x='1'/></pm>",
+        "<pm><suspend-to-mem enabled='no'/><suspend-to-mem enabled='yes'/></pm>",
+        "<pm><other/></pm>",
+    ] {
+        assert_eq!(pm_states(bad), None, "{bad}");
+    }
+    let xml = TEST_GUEST.replace(
+        "<features>",
+        "<pm><suspend-to-mem enabled='no'/></pm><features>",
+    );
+    let text = golden(&build_xml(&xml, &host()).unwrap());
+    assert!(text.contains("\n-global PIIX4_PM.disable_s3=1\n"), "{text}");
 }
