@@ -28,9 +28,10 @@
 //! ([`argv::ArgvError::Refused`] lists every refusal at once). Refused today:
 //!
 //! - anything the parser kept unknown (`Extra`), `xmlns:qemu` extensions (`<qemu:commandline>`);
-//! - `<genid>`, `<sysinfo>`, `<pm>` beyond suspend-to-mem/disk, `<maxMemory>`, a `<currentMemory>` below `<memory>`,
-//!   `<blkiotune>`, `<memtune>`, `<numatune>`, `<cputune>`, `<memoryBacking>`, a
-//!   `<resource>` partition other than `/machine`, `<vcpu placement='auto'>` and `cpuset`;
+//! - `<genid>`, `<sysinfo>`, `<pm>` beyond suspend-to-mem/disk, `<maxMemory>`, a
+//!   `<currentMemory>` below `<memory>`, `<blkiotune>`, `<memtune>`, `<numatune>`, `<cputune>`,
+//!   `<memoryBacking>`, a `<resource>` partition other than `/machine`,
+//!   `<vcpu placement='auto'>` and `cpuset`;
 //! - `<os>`: an arch other than x86_64, machines other than `pc*`/`q35*`, firmware/loader/nvram,
 //!   `<dtb>`, `<smbios>`, `<boot dev>` together with per-device `<boot order>`;
 //! - `<features>`: `hap`, `viridian`, `privnet`, `<hyperv>`, `<kvm>`, `<gic>`, `<ioapic>`,
