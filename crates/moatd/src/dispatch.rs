@@ -720,6 +720,21 @@ pub fn route_async(procedure: RemoteProcedure) -> Option<AsyncHandler> {
                 Ok(o.call.reply::<p::DomainReboot>(&())?)
             })
         },
+        R::DomainReset => |o| {
+            Box::pin(async move {
+                let args = o.call.args::<p::DomainReset>()?;
+                if args.flags != 0 {
+                    return Err(DriverError::UnsupportedFlags {
+                        flags: args.flags,
+                        function: "virDomainReset",
+                    }
+                    .into());
+                }
+                let uuid = o.domain(&args.dom, 0)?;
+                o.driver.reset(&uuid).await?;
+                Ok(o.call.reply::<p::DomainReset>(&())?)
+            })
+        },
         R::DomainSuspend => |o| {
             Box::pin(async move {
                 let args = o.call.args::<p::DomainSuspend>()?;

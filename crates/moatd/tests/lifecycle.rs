@@ -99,6 +99,17 @@ fn start_pause_resume_shutdown_destroy() {
     ok(daemon.virsh(&["resume", "g1"]));
     assert_eq!(state(&daemon, "g1"), "running (unpaused)");
 
+    // A reset reboots the guest: it prints its marker again.
+    let boots = || {
+        std::fs::read_to_string(&serial)
+            .unwrap_or_default()
+            .matches("MOAT-GUEST-BOOTED")
+            .count()
+    };
+    ok(daemon.virsh(&["reset", "g1"]));
+    wait_for("the guest to boot again", BOOT, || boots() >= 2);
+    assert!(state(&daemon, "g1").starts_with("running"));
+
     // The guest powers off on the ACPI button (its acpid is up once it printed the marker).
     ok(daemon.virsh(&["shutdown", "g1"]));
     wait_for("the guest to power off", Duration::from_secs(30), || {
@@ -218,4 +229,54 @@ fn a_restarted_daemon_finds_running_guests_and_autostarts_once() {
     assert_eq!(pid_of("auto"), autostart_pid);
     ok(daemon.virsh(&["destroy", "r2"]));
     ok(daemon.virsh(&["destroy", "auto"]));
+}
+
+#[test]
+fn virsh_event_sees_the_lifecycle() {
+    let daemon = TestDaemon::start();
+    define(&daemon, "ev", "20000000-0000-4000-8000-000000000021");
+    let watcher = std::process::Command::new("virsh")
+        .args([
+            "-c",
+            &daemon.uri(),
+            "event",
+            "--event",
+            "lifecycle",
+            "--loop",
+            "--timeout",
+            "60",
+        ])
+        .env("LC_ALL", "C")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Give virsh time to register its callback.
+    std::thread::sleep(Duration::from_millis(800));
+    ok(daemon.virsh(&["start", "ev"]));
+    ok(daemon.virsh(&["suspend", "ev"]));
+    ok(daemon.virsh(&["resume", "ev"]));
+    ok(daemon.virsh(&["destroy", "ev"]));
+    ok(daemon.virsh(&["undefine", "ev"]));
+    std::thread::sleep(Duration::from_millis(500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(watcher.id().try_into().unwrap()),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = watcher.wait_with_output().unwrap();
+    let text = stdout(&out);
+    for line in [
+        "event 'lifecycle' for domain 'ev': Started Booted",
+        "event 'lifecycle' for domain 'ev': Suspended Paused",
+        "event 'lifecycle' for domain 'ev': Resumed Unpaused",
+        "event 'lifecycle' for domain 'ev': Stopped Destroyed",
+        "event 'lifecycle' for domain 'ev': Undefined Removed",
+    ] {
+        assert!(
+            text.contains(line),
+            "missing {line:?} in:\n{text}\n{}",
+            stderr(&out)
+        );
+    }
 }

@@ -541,6 +541,7 @@ procedure_table! {
         DomainGetState(DomainGetStateArgs => DomainGetStateRet);
         DomainUndefineFlags(DomainUndefineFlagsArgs => ());
         DomainDestroyFlags(DomainDestroyFlagsArgs => ());
+        DomainReset(DomainResetArgs => ());
         DomainShutdownFlags(DomainShutdownFlagsArgs => ());
         ConnectListAllDomains(ConnectListAllDomainsArgs => ConnectListAllDomainsRet);
         DomainGetSecurityLabelList(DomainGetSecurityLabelListArgs => DomainGetSecurityLabelListRet);

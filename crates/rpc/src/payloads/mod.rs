@@ -443,6 +443,7 @@ dom_flags_args! {
     DomainDestroyFlagsArgs "remote_domain_destroy_flags_args",
     DomainShutdownFlagsArgs "remote_domain_shutdown_flags_args",
     DomainRebootArgs "remote_domain_reboot_args",
+    DomainResetArgs "remote_domain_reset_args",
     DomainUndefineFlagsArgs "remote_domain_undefine_flags_args",
     DomainGetStateArgs "remote_domain_get_state_args",
     DomainGetXmlDescArgs "remote_domain_get_xml_desc_args",
