@@ -1,8 +1,9 @@
 //! `moat`: Moat's command-line tool.
 //!
 //! A thin clap program: each subcommand's arguments are parsed here and handed to the library
-//! crate that does the work (`moat validate` → the `validate` crate). Later subcommands talk to
-//! `moatd` over libvirt's protocol through the `rpc` crate.
+//! crate that does the work (`moat validate` → the `validate` crate, `moat acl check` → the
+//! `acl` crate). Later subcommands talk to `moatd` over libvirt's protocol through the `rpc`
+//! crate.
 //!
 //! Exit status: what the subcommand says (for `validate`: 0 nothing reached `--fail-on`, 1
 //! something did, 2 a check could not be carried out); 2 on usage and internal errors, with the
@@ -11,6 +12,8 @@
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+mod acl_check;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -30,6 +33,54 @@ enum Command {
     /// Check the host (or a mounted root) and its guests against the Virtualization Security
     /// Guide.
     Validate(ValidateArgs),
+    /// Access control.
+    #[command(subcommand)]
+    Acl(AclCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AclCommand {
+    /// Say whether the rules allow a permission, and which grant or denial decided it. Exit
+    /// status 0 allowed, 1 denied, 2 error.
+    Check(AclCheckArgs),
+}
+
+/// Arguments of `moat acl check`.
+#[derive(Debug, Args)]
+struct AclCheckArgs {
+    /// The rules file (`access_rules_file` of moatd's configuration).
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "/etc/moat/access-rules.toml"
+    )]
+    rules: PathBuf,
+    /// The user asking; their uid and groups come from the user database unless given.
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
+    /// The uid asking.
+    #[arg(long, value_name = "UID")]
+    uid: Option<u32>,
+    /// A group of the subject (repeatable); replaces the groups from the user database.
+    #[arg(long, value_name = "NAME")]
+    group: Vec<String>,
+    /// A TLS client certificate DN as the subject.
+    #[arg(long, value_name = "DN")]
+    x509_dn: Option<String>,
+    /// The permission, `object:permission` (`domain:start`).
+    permission: String,
+    /// The guest the permission is on.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["pool", "network"])]
+    domain: Option<String>,
+    /// The guest's UUID (for grants that select by UUID).
+    #[arg(long, value_name = "UUID", requires = "domain")]
+    uuid: Option<String>,
+    /// The storage pool the permission is on (or the pool of a volume).
+    #[arg(long, value_name = "NAME", conflicts_with = "network")]
+    pool: Option<String>,
+    /// The network the permission is on.
+    #[arg(long, value_name = "NAME")]
+    network: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -94,6 +145,23 @@ struct ValidateArgs {
     list_checks: bool,
 }
 
+impl From<AclCheckArgs> for acl_check::Request {
+    fn from(a: AclCheckArgs) -> Self {
+        acl_check::Request {
+            rules: a.rules,
+            user: a.user,
+            uid: a.uid,
+            groups: a.group,
+            x509_dn: a.x509_dn,
+            permission: a.permission,
+            domain: a.domain,
+            uuid: a.uuid,
+            pool: a.pool,
+            network: a.network,
+        }
+    }
+}
+
 fn parse_port(text: &str) -> Result<AllowedPort, String> {
     text.parse()
 }
@@ -109,6 +177,7 @@ fn main() -> ExitCode {
     };
     let outcome = match cli.command {
         Command::Validate(args) => validate_command(args),
+        Command::Acl(AclCommand::Check(args)) => acl_check::run(&args.into()),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),
