@@ -280,3 +280,41 @@ fn virsh_event_sees_the_lifecycle() {
         );
     }
 }
+
+#[test]
+fn python_libvirt_drives_the_lifecycle() {
+    let daemon = TestDaemon::start();
+    let serial = daemon.dir.path().join("py.serial");
+    let xml = guest_xml("py", "20000000-0000-4000-8000-000000000031", &serial);
+    let script = format!(
+        r#"
+import os, time, libvirt
+conn = libvirt.open(os.environ["URI"])
+dom = conn.defineXML('''{xml}''')
+dom.create()
+assert dom.isActive() and dom.ID() > 0
+assert conn.lookupByID(dom.ID()).name() == "py"
+assert dom.state() == [libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_RUNNING_BOOTED], dom.state()
+dom.suspend()
+assert dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED
+dom.resume()
+assert dom.info()[0] == libvirt.VIR_DOMAIN_RUNNING
+assert [d.name() for d in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)] == ["py"]
+dom.destroy()
+assert dom.state() == [libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_SHUTOFF_DESTROYED], dom.state()
+try:
+    dom.destroy()
+    raise SystemExit("destroying a stopped guest succeeded")
+except libvirt.libvirtError as e:
+    assert e.get_error_code() == libvirt.VIR_ERR_OPERATION_INVALID, e.get_error_code()
+t = conn.createXML('''{xml}'''.replace("<name>py</name>", "<name>pyt</name>").replace("000000000031", "000000000032"), 0)
+assert not t.isPersistent() and t.isActive()
+t.destroy()
+assert "pyt" not in [d.name() for d in conn.listAllDomains(0)]
+dom.undefine()
+print("OK")
+"#
+    );
+    let out = ok(daemon.python(&script));
+    assert_eq!(out.trim(), "OK");
+}
