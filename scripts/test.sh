@@ -24,7 +24,7 @@ step "cargo test"
 cargo test --workspace --locked
 
 step "cargo bench --no-run (benchmarks keep compiling)"
-cargo bench --workspace --locked --no-run
+cargo bench -p moat-bench --locked --no-run
 
 if [ -f fuzz/Cargo.toml ]; then
     step "fuzz targets compile (cargo check, stable)"
