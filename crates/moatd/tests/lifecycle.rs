@@ -318,3 +318,47 @@ print("OK")
     let out = ok(daemon.python(&script));
     assert_eq!(out.trim(), "OK");
 }
+
+#[test]
+fn on_poweroff_restart_and_preserve() {
+    let daemon = TestDaemon::start();
+    let mut serials = Vec::new();
+    for (name, uuid, action) in [
+        ("pr", "20000000-0000-4000-8000-000000000041", "restart"),
+        ("pp", "20000000-0000-4000-8000-000000000042", "preserve"),
+    ] {
+        let serial = daemon.dir.path().join(format!("{name}.serial"));
+        let xml = guest_xml(name, uuid, &serial).replace(
+            "<on_reboot>restart</on_reboot>",
+            &format!("<on_poweroff>{action}</on_poweroff>\n  <on_reboot>restart</on_reboot>"),
+        );
+        let file = write_file(daemon.dir.path(), &format!("{name}.xml"), &xml);
+        ok(daemon.virsh(&["define", file.to_str().unwrap()]));
+        ok(daemon.virsh(&["start", name]));
+        serials.push(serial);
+    }
+    let boots = |serial: &Path| {
+        std::fs::read_to_string(serial)
+            .unwrap_or_default()
+            .matches("MOAT-GUEST-BOOTED")
+            .count()
+    };
+    for serial in &serials {
+        wait_for("the guests to boot", BOOT, || boots(serial) >= 1);
+    }
+    ok(daemon.virsh(&["shutdown", "pr"]));
+    ok(daemon.virsh(&["shutdown", "pp"]));
+    // restart: the guest powers off and boots again, still running.
+    wait_for("the restarted guest to boot again", BOOT, || {
+        boots(&serials[0]) >= 2
+    });
+    assert!(state(&daemon, "pr").starts_with("running"));
+    // preserve: QEMU stays, the guest is kept paused.
+    wait_for(
+        "the preserved guest to stop",
+        Duration::from_secs(30),
+        || state(&daemon, "pp") == "paused (shutting down)",
+    );
+    ok(daemon.virsh(&["destroy", "pr"]));
+    ok(daemon.virsh(&["destroy", "pp"]));
+}

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use domxml::model::LifecycleAction;
 use qemu::argv::{self, HostFacts, Kvm, Sandbox, StartMode};
 use qemu::paths::RuntimePaths;
 use qemu::qmp::{EventKind, Monitor, QmpClient, QmpEvents};
@@ -47,6 +48,8 @@ const RUNNING_UNPAUSED: StateReason = 5;
 const PAUSED_USER: StateReason = 1;
 /// `VIR_DOMAIN_PAUSED_UNKNOWN`: paused by QEMU itself (an emulation error, say).
 const PAUSED_UNKNOWN: StateReason = 0;
+/// `VIR_DOMAIN_PAUSED_SHUTTING_DOWN`: powered off, kept by `<on_poweroff>preserve`.
+const PAUSED_SHUTTING_DOWN: StateReason = 8;
 
 /// `VIR_DOMAIN_CREATE_PAUSED` (also `VIR_DOMAIN_START_PAUSED`).
 pub const START_PAUSED: u32 = 1;
@@ -303,7 +306,13 @@ impl Driver {
                 exit = guest.process.wait() => break exit,
                 event = events.recv() => match event {
                     Some(event) => match event.kind() {
-                        EventKind::Shutdown => guest_shutdown |= event.by_guest().unwrap_or(false),
+                        EventKind::Shutdown => {
+                            let by_guest = event.by_guest().unwrap_or(false);
+                            guest_shutdown |= by_guest;
+                            if by_guest {
+                                self.after_guest_poweroff(&uuid, &guest).await;
+                            }
+                        }
                         EventKind::GuestPanicked => panicked = true,
                         EventKind::Stop => self.set_paused(&uuid, PAUSED_UNKNOWN),
                         EventKind::Resume => self.set_running(&uuid, RUNNING_UNPAUSED),
@@ -342,6 +351,29 @@ impl Driver {
         };
         if let Some(summary) = summary {
             self.emit(summary, EVENT_STOPPED, detail);
+        }
+    }
+
+    /// `<on_poweroff>` when QEMU was told not to exit (`-no-shutdown`): `restart` resets and
+    /// resumes the guest; `preserve` keeps it paused, shutting down. For `destroy` QEMU exits by
+    /// itself and the watcher records the end.
+    async fn after_guest_poweroff(&self, uuid: &Uuid, guest: &Guest) {
+        let action = self.read().get(uuid).map(|o| o.def.on_poweroff);
+        match action {
+            Some(LifecycleAction::Restart) => {
+                let restarted = async {
+                    guest.qmp.system_reset().await?;
+                    guest.qmp.cont().await
+                };
+                match restarted.await {
+                    Ok(_) => tracing::info!(%uuid, "guest powered off; restarted (on_poweroff)"),
+                    Err(err) => {
+                        tracing::warn!(%uuid, err = %chain(&err), "on_poweroff restart failed")
+                    }
+                }
+            }
+            Some(LifecycleAction::Preserve) => self.set_paused(uuid, PAUSED_SHUTTING_DOWN),
+            _ => {}
         }
     }
 
