@@ -11,7 +11,9 @@
 #
 # Cases (each is a function `case_<name>` below; add one and list it in CASES to grow the run):
 # - lookup_info_root: bench/clients/lookup_info.py, a loop of lookupByName + info(), client as root;
-# - lookup_info_nobody: the same client as nobody:nogroup (sockets opened to everyone for that case).
+# - lookup_info_nobody: the same client as nobody:nogroup (sockets opened to everyone for that case);
+# - lifecycle: bench/clients/lifecycle.py, define → running (defineXML + create) and destroy latency
+#   of a real QEMU guest (TCG, SeaBIOS only, same XML and QEMU binary on both), undefined between.
 # Figures also taken: idle VmRSS, Pss and private memory of each daemon (/proc/PID/smaps_rollup).
 #
 # The numbers are never asserted; bench/clients/summarize.py compares them with DESIGN.md's targets.
@@ -20,11 +22,14 @@ set -euo pipefail
 usage() {
     cat <<'USAGE'
 usage: bench/side-by-side.sh [--reps N] [--seconds S] [--warmup S] [--root-only] [--out DIR]
-                             [--rev REV | --no-build] [--note TEXT]
+                             [--lifecycle-reps N] [--no-lifecycle] [--rev REV | --no-build]
+                             [--note TEXT]
   --reps N      repetitions per daemon and case (default 5)
   --seconds S   length of one repetition (default 3)
   --warmup S    loop time before each measured repetition (default 1)
   --root-only   skip the unprivileged-client case
+  --lifecycle-reps N  define → running → destroy cycles per daemon (default 10)
+  --no-lifecycle      skip the lifecycle case (no guest is started)
   --out DIR     run folder (default bench/runs/<YYYY-MM-DD>-<hostname>, -2, -3... if taken)
   --rev REV     build moatd from commit REV (a clean `git archive` export, target dir
                 bench/target) instead of the working tree; use it for runs you record
@@ -37,6 +42,8 @@ REPS=5
 SECONDS_PER_REP=3
 WARMUP=1
 ROOT_ONLY=0
+LIFECYCLE_REPS=10
+LIFECYCLE=1
 OUT=""
 BUILD=1
 REV=""
@@ -54,6 +61,8 @@ while [ $# -gt 0 ]; do
     --seconds) SECONDS_PER_REP=$2; shift 2 ;;
     --warmup) WARMUP=$2; shift 2 ;;
     --root-only) ROOT_ONLY=1; shift ;;
+    --lifecycle-reps) LIFECYCLE_REPS=$2; shift 2 ;;
+    --no-lifecycle) LIFECYCLE=0; shift ;;
     --out) OUT=$2; shift 2 ;;
     --rev) REV=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
@@ -73,8 +82,11 @@ REPO=$PWD
 
 PYTHON=/usr/bin/python3 # Debian's interpreter, so that Debian's python3-libvirt is the binding
 GUEST=bench1
+LC_GUEST=benchlc # the lifecycle case's guest, defined and undefined by its client
+QEMU_BIN=/usr/bin/qemu-system-x86_64 # named in the guest XML, so both daemons run the same binary
 CASES=(lookup_info_root)
 [ "$ROOT_ONLY" -eq 1 ] || CASES+=(lookup_info_nobody)
+[ "$LIFECYCLE" -eq 0 ] || CASES+=(lifecycle)
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -84,6 +96,7 @@ log() { printf '==> %s\n' "$*" >&2; }
 WORK=""
 MOATD_PID=""
 LIBVIRTD_PID=""
+REAPER_PID=""
 VIRTLOGD_PID=""
 CREATED_RUN_LIBVIRT=0
 
@@ -106,12 +119,35 @@ stop_pid() {
     wait "$pid" 2>/dev/null || true # reaps it when it is our child
 }
 
+# A guest the lifecycle case left running (a failure, Ctrl-C) is destroyed through its daemon;
+# moatd's QEMU survives moatd by design, so this comes before stopping the daemons. Whatever QEMU
+# is still there afterwards is killed by the pid in its daemon's pidfile.
+stop_guests() {
+    local uri pidfile pid
+    for uri in "${MOAT_URI:-}" "${LV_URI:-}"; do
+        [ -n "$uri" ] || continue
+        timeout 20 virsh -q -c "$uri" destroy "$LC_GUEST" >/dev/null 2>&1
+        timeout 20 virsh -q -c "$uri" undefine "$LC_GUEST" >/dev/null 2>&1
+    done
+    for pidfile in "$WORK"/moatd-run/qemu/*/qemu.pid "$WORK"/run-libvirt/qemu/*.pid; do
+        [ -s "$pidfile" ] || continue
+        pid=$(cat "$pidfile")
+        case "$(cat "/proc/$pid/comm" 2>/dev/null)" in
+        qemu-system-*)
+            echo "side-by-side.sh: killing QEMU pid $pid left by $pidfile" >&2
+            kill -KILL "$pid" 2>/dev/null ;;
+        esac
+    done
+}
+
 cleanup() {
     local status=$?
     trap - EXIT INT TERM
     set +e
+    [ -z "$WORK" ] || stop_guests
     stop_pid "$MOATD_PID" moatd
     stop_pid "$LIBVIRTD_PID" libvirtd
+    stop_pid "$REAPER_PID" python3 # exits by itself once libvirtd has
     stop_pid "$VIRTLOGD_PID" virtlogd
     if [ "$CREATED_RUN_LIBVIRT" -eq 1 ]; then
         rmdir /run/libvirt 2>/dev/null
@@ -184,6 +220,24 @@ cat >"$WORK/guest.xml" <<XML
 </domain>
 XML
 
+# The lifecycle case's guest: TCG (DESIGN.md: /dev/kvm here is kvm_pvm, which kills Linux guests;
+# moatd probes that), no disk and no boot device, so QEMU runs SeaBIOS, which finds nothing to boot
+# and waits; that is enough for start and destroy latency. Same file for both daemons.
+cat >"$WORK/lifecycle.xml" <<XML
+<domain type='qemu'>
+  <name>$LC_GUEST</name>
+  <uuid>5e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5c</uuid>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <features><acpi/></features>
+  <devices>
+    <emulator>$QEMU_BIN</emulator>
+  </devices>
+</domain>
+XML
+chmod 0644 "$WORK/guest.xml" "$WORK/lifecycle.xml"
+
 # ---------------------------------------------------------------------------------------------
 # libvirtd 9.0, privately. Inside `unshare --mount --net` (propagation private, so no mount made
 # there is seen by the host, and no network change either), private copies are bind-mounted over
@@ -226,6 +280,14 @@ listen_tcp = 0
 log_outputs = "3:file:$WORK/log/libvirtd.log"
 CONF
     cp "$WORK/libvirtd.conf" "$WORK/etc-libvirt/libvirtd.conf"
+    # The QEMU driver as shipped (QEMU runs as libvirt-qemu, DAC labelling on), except that no
+    # MAC security driver is used: moatd at this stage confines nothing either, and AppArmor
+    # profiles for a private /etc/libvirt copy would be the host's business. Stated in the README.
+    cat >>"$WORK/etc-libvirt/qemu.conf" <<CONF
+
+# Added by bench/side-by-side.sh for the private reference daemon.
+security_driver = "none"
+CONF
 }
 
 # Run inside the namespace by bash; $1 is WORK. exec keeps the pid, so $! is libvirtd's pid.
@@ -240,7 +302,8 @@ mount --bind "$W/var-log-libvirt" /var/log/libvirt
 mount --bind "$W/run-libvirt" /run/libvirt
 if [ -e "$W/dev-kvm" ]; then mount --bind "$W/dev-kvm" /dev/kvm; fi
 virtlogd -p "$W/virtlogd.pid" >"$W/log/virtlogd.out" 2>&1 &
-exec libvirtd -f "$W/libvirtd.conf" -p "$W/libvirtd.pid" >"$W/log/libvirtd.out" 2>&1
+exec /usr/bin/python3 "$W/clients/reaper.py" \
+    libvirtd -f "$W/libvirtd.conf" -p "$W/libvirtd.pid" >"$W/log/libvirtd.out" 2>&1
 '
 
 # Waits until `virsh -c $1 version` answers while pid $2 lives; $3 names it for errors.
@@ -258,11 +321,16 @@ wait_ready() {
 start_libvirtd() {
     log "starting libvirtd $(libvirtd --version | awk '{print $NF}') privately (unshare --mount --net)"
     prepare_libvirtd
+    # libvirtd runs under clients/reaper.py, a child subreaper: its QEMU (double-forked) is
+    # reaped at once instead of by this machine's slow PID 1, as for DESIGN.md's anchor.
     unshare --mount --net --propagation private -- bash -c "$NS_SCRIPT" libvirtd-ns "$WORK" &
-    LIBVIRTD_PID=$!
-    wait_ready "$LV_URI" "$LIBVIRTD_PID" libvirtd
+    REAPER_PID=$!
+    wait_ready "$LV_URI" "$REAPER_PID" libvirtd
+    LIBVIRTD_PID=$(cat "$WORK/libvirtd.pid")
     [ "$(cat "/proc/$LIBVIRTD_PID/comm")" = libvirtd ] || {
         echo "side-by-side.sh: pid $LIBVIRTD_PID is not libvirtd" >&2; return 1; }
+    [ "$(awk '{print $4}' "/proc/$LIBVIRTD_PID/stat")" = "$REAPER_PID" ] || {
+        echo "side-by-side.sh: libvirtd (pid $LIBVIRTD_PID) is not under the reaper" >&2; return 1; }
     VIRTLOGD_PID=$(cat "$WORK/virtlogd.pid")
     # The isolation held: the host's /run/libvirt got nothing.
     if [ "$CREATED_RUN_LIBVIRT" -eq 1 ] && [ -n "$(ls -A /run/libvirt)" ]; then
@@ -353,6 +421,23 @@ case_lookup_info_nobody() {
     for daemon in "${DAEMONS[@]}"; do chmod 0700 "$(sock_of "$daemon")"; done
 }
 
+# define → running and destroy of a real guest: one client process per daemon and repetition
+# (one define/create/destroy/undefine cycle each), alternating between the daemons with the order
+# flipped every repetition, like the loops.
+case_lifecycle() {
+    local rep daemon order
+    for rep in $(seq "$LIFECYCLE_REPS"); do
+        if [ $((rep % 2)) -eq 1 ]; then order=("${DAEMONS[@]}"); else order=(libvirtd moatd); fi
+        for daemon in "${order[@]}"; do
+            "$PYTHON" "$WORK/clients/lifecycle.py" --uri "$(uri_of "$daemon")" \
+                --xml "$WORK/lifecycle.xml" --label "$daemon" --daemon-pid "$(pid_of "$daemon")" \
+                --reps 1 --first-rep "$rep" >>"$RAW"
+            tail -n 2 "$RAW" | awk -F, '{printf "    %-8s rep %s: %-14s %7.1f ms, daemon CPU %s s\n",
+                $1, $7, $2, $4 * 1000, $6}' >&2
+        done
+    done
+}
+
 # ---------------------------------------------------------------------------------------------
 # The run.
 
@@ -370,7 +455,11 @@ sleep 1 # let start-up work (libvirtd's capability probing threads) settle befor
 measure_memory idle
 
 for case in "${CASES[@]}"; do
-    log "case $case: $REPS x ${SECONDS_PER_REP} s per daemon (+${WARMUP} s warm-up each)"
+    if [ "$case" = lifecycle ]; then
+        log "case $case: $LIFECYCLE_REPS x define → running → destroy per daemon"
+    else
+        log "case $case: $REPS x ${SECONDS_PER_REP} s per daemon (+${WARMUP} s warm-up each)"
+    fi
     "case_$case"
 done
 measure_memory after_cases
@@ -423,11 +512,49 @@ ELAPSED=$(($(date +%s) - STARTED_AT))
     echo "  \"none\", no \`--listen\` (no TCP), rw socket 0700. The host's /run/libvirt stayed empty."
     echo "- moatd: \`moatd --run-dir R --state-dir S --config C\`, the same socket modes and auth."
     echo "- Both served one guest \`$GUEST\` (\`<domain type='qemu'>\`, 128 MiB, 1 vCPU, no disks),"
-    echo "  defined with \`virsh define\` and never started. The unprivileged case ran the client with"
+    echo "  defined with \`virsh define\` and never started, for the loops. The unprivileged case ran the client with"
     echo "  \`setpriv --reuid=nobody --regid=nogroup --clear-groups\`, both rw sockets chmod 0777 for it."
     echo "- Client: bench/clients/lookup_info.py under $PYTHON, one process per repetition: connect,"
     echo "  warm up, then count \`lookupByName\` + \`info()\` iterations for the repetition's length."
     echo "  Daemon CPU is utime+stime from /proc/PID/stat over the repetition (10 ms ticks)."
+    if [ "$LIFECYCLE" -eq 1 ]; then
+        echo
+        echo "## Lifecycle case (define → running, destroy)"
+        echo
+        echo "- Client: bench/clients/lifecycle.py, one process per daemon and repetition ($LIFECYCLE_REPS"
+        echo "  repetitions per daemon, alternating, order flipped every repetition). Timed: \`defineXML\` +"
+        echo "  \`create()\` until it returns and \`state()\` says running (both daemons return from create()"
+        echo "  only after QEMU's QMP monitor has answered, so that wait is inside); then \`destroy()\` until"
+        echo "  it returns (state then checked shut off). \`undefine()\` between repetitions, not timed."
+        echo "- Guest, the same file for both daemons:"
+        echo
+        sed 's/^/      /' "$WORK/lifecycle.xml"
+        echo
+        echo "  TCG (\`type='qemu'\`), because /dev/kvm on these machines is the nested kvm_pvm, under which"
+        echo "  Linux guests die (moatd probes for it); DESIGN.md's libvirtd anchor (~428 ms) was taken with"
+        echo "  a KVM SeaBIOS-only guest, so compare within this run only. No disk, no kernel, no boot device:"
+        echo "  QEMU runs SeaBIOS, which finds nothing to boot and waits. That is enough for start and destroy"
+        echo "  latency: neither daemon waits for the guest OS, so the test guest kernel"
+        echo "  (scripts/test-guest) would only add boot work after create() has returned. Same QEMU binary"
+        echo "  ($QEMU_BIN, named in \`<emulator>\`), machine \`pc\` (libvirt resolves it to pc-i440fx-7.2)."
+        echo "- What each daemon does with that XML differs, and the figures include it: libvirtd adds its"
+        echo "  default devices (piix3 USB controller, virtio balloon), starts QEMU paused (\`-S\`) and sends"
+        echo "  \`cont\`, runs QEMU as libvirt-qemu with DAC labelling (\`dynamic_ownership\`), puts it in a"
+        echo "  machine cgroup, and logs through virtlogd; moatd at this commit starts QEMU running, as root,"
+        echo "  with no cgroup and no device it was not asked for (guest confinement is a later issue), both"
+        echo "  with the same \`-sandbox\` option. The QEMU command lines are in each daemon's per-guest log."
+        echo "- libvirtd's QEMU driver started guests with the private directories above as they are"
+        echo "  (copies keep libvirt-qemu's ownership; the temporary folder is 0755 and the XML 0644). Its"
+        echo "  private qemu.conf copy adds \`security_driver = \"none\"\` (no MAC driver; DAC stays on)."
+        echo "  This host has neither AppArmor nor SELinux, so libvirtd also starts guests without that line"
+        echo "  (tried once); it is set so that on a host with AppArmor the reference does not add per-guest"
+        echo "  profile generation. The private /dev/kvm node is there, but a TCG guest does not open it."
+        echo "  libvirtd runs under bench/clients/reaper.py, a child subreaper that reaps its double-forked"
+        echo "  QEMU at once: PID 1 here reaps orphans only every ~1.6 s and libvirtd's destroy waits for the"
+        echo "  pid to vanish (DESIGN.md's destroy anchor was measured the same way). moatd is a subreaper"
+        echo "  itself. libvirtd created /sys/fs/cgroup/*/machine on the host on its first guest start and"
+        echo "  does not remove it."
+    fi
     echo
     echo "## Reading the numbers"
     echo
