@@ -22,7 +22,7 @@ use serde_json::json;
 
 use crate::access::Access;
 use crate::audit::Outcome;
-use crate::driver::node::{Emulator, LIBVIRT_COMPAT_VERSION};
+use crate::driver::node::{DomainCapsRequest, Emulator, LIBVIRT_COMPAT_VERSION};
 use crate::driver::{DomainLookup, DomainSummary, Driver, DriverError, ListFilter};
 use crate::errors;
 use crate::identity::PeerIdentity;
@@ -258,6 +258,20 @@ pub fn route(procedure: RemoteProcedure) -> Option<Handler> {
             run::<p::ConnectGetCapabilities>(c, |()| {
                 Ok(ConnectGetCapabilitiesRet {
                     capabilities: d.capabilities(ctx.emulator),
+                })
+            })
+        },
+        R::ConnectGetDomainCapabilities => |d, ctx, c| {
+            run::<p::ConnectGetDomainCapabilities>(c, |args| {
+                no_flags(args.flags, "virConnectGetDomainCapabilities")?;
+                let request = DomainCapsRequest {
+                    emulatorbin: args.emulatorbin.as_deref(),
+                    arch: args.arch.as_deref(),
+                    machine: args.machine.as_deref(),
+                    virttype: args.virttype.as_deref(),
+                };
+                Ok(ConnectGetDomainCapabilitiesRet {
+                    capabilities: d.domain_capabilities(ctx.emulator, &request)?,
                 })
             })
         },

@@ -550,6 +550,7 @@ procedure_table! {
         ConnectDomainEventCallbackRegisterAny(ConnectDomainEventCallbackRegisterAnyArgs => ConnectDomainEventCallbackRegisterAnyRet);
         ConnectDomainEventCallbackDeregisterAny(ConnectDomainEventCallbackDeregisterAnyArgs => ());
         DomainEventCallbackLifecycle(DomainEventCallbackLifecycleMsg => ());
+        ConnectGetDomainCapabilities(ConnectGetDomainCapabilitiesArgs => ConnectGetDomainCapabilitiesRet);
         DomainDefineXmlFlags(DomainDefineXmlFlagsArgs => DomainDefineXmlFlagsRet);
         ConnectRegisterCloseCallback(() => ());
         ConnectUnregisterCloseCallback(() => ());

@@ -142,6 +142,11 @@ impl Drop for Starting<'_> {
 }
 
 impl Driver {
+    /// Whether guests of type `kvm` run with KVM here.
+    pub fn lifecycle_kvm_usable(&self) -> bool {
+        self.lifecycle.kvm == Kvm::Usable
+    }
+
     fn running_guest(&self, uuid: &Uuid) -> Result<Arc<Guest>, DriverError> {
         self.lifecycle
             .guest(uuid)

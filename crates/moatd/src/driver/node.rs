@@ -4,8 +4,21 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::Driver;
+use super::{Driver, DriverError};
 use crate::hostinfo::{escape, NodeInfo};
+
+/// What a domain-capabilities query names (each may be left out).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DomainCapsRequest<'a> {
+    /// Emulator path.
+    pub emulatorbin: Option<&'a str>,
+    /// Architecture.
+    pub arch: Option<&'a str>,
+    /// Machine type.
+    pub machine: Option<&'a str>,
+    /// `kvm` or `qemu`.
+    pub virttype: Option<&'a str>,
+}
 
 /// The libvirt version whose protocol Moat speaks (9.0.0), reported as the library version.
 pub const LIBVIRT_COMPAT_VERSION: u64 = 9_000_000;
@@ -132,6 +145,102 @@ impl Driver {
         }
         out.push_str("</capabilities>\n");
         out
+    }
+
+    /// libvirt's domain capabilities XML: what a guest of `virttype` on `machine` may use here.
+    /// The device lists are what the command-line builder accepts.
+    pub fn domain_capabilities(
+        &self,
+        emulator: &Emulator,
+        request: &DomainCapsRequest<'_>,
+    ) -> Result<String, DriverError> {
+        let unsupported = |what: String| Err(DriverError::Unsupported(what));
+        let Some(path) = &emulator.path else {
+            return unsupported("no QEMU emulator is installed".into());
+        };
+        if let Some(bin) = request
+            .emulatorbin
+            .filter(|b| Path::new(b) != path.as_path())
+        {
+            return unsupported(format!(
+                "emulator '{bin}' is not the one this daemon runs ({})",
+                path.display()
+            ));
+        }
+        let arch = std::env::consts::ARCH;
+        if let Some(other) = request.arch.filter(|a| *a != arch) {
+            return unsupported(format!(
+                "architecture '{other}' is not supported on this {arch} host"
+            ));
+        }
+        let kvm = self.lifecycle_kvm_usable();
+        let virttype = match request.virttype {
+            None if kvm => "kvm",
+            None | Some("qemu") => "qemu",
+            Some("kvm") if kvm => "kvm",
+            Some("kvm") => {
+                return unsupported("KVM is not usable on this host; use type 'qemu'".into())
+            }
+            Some(other) => return unsupported(format!("virttype '{other}' is not supported")),
+        };
+        let machine = match request.machine {
+            Some(m) if emulator.machines.iter().any(|known| known == m) => m.to_owned(),
+            Some(m) => {
+                return unsupported(format!("machine '{m}' is not known to {}", path.display()))
+            }
+            None => emulator
+                .machines
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "pc".into()),
+        };
+        let q35 = machine.starts_with("pc-q35") || machine == "q35";
+        let buses: &[&str] = if q35 {
+            &["sata", "scsi", "virtio"]
+        } else {
+            &["ide", "scsi", "virtio"]
+        };
+        let enumeration = |name: &str, values: &[&str]| {
+            let mut text = format!("      <enum name='{name}'>\n");
+            for v in values {
+                let _ = writeln!(text, "        <value>{v}</value>");
+            }
+            text.push_str("      </enum>\n");
+            text
+        };
+        let mut out = String::from("<domainCapabilities>\n");
+        let _ = writeln!(out, "  <path>{}</path>", escape(&path.to_string_lossy()));
+        let _ = writeln!(out, "  <domain>{virttype}</domain>");
+        let _ = writeln!(out, "  <machine>{}</machine>", escape(&machine));
+        let _ = writeln!(out, "  <arch>{arch}</arch>");
+        let _ = writeln!(out, "  <vcpu max='{}'/>", crate::dispatch::MAX_VCPUS);
+        out.push_str("  <iothreads supported='no'/>\n");
+        out.push_str("  <os supported='yes'>\n    <enum name='firmware'/>\n    <loader supported='no'/>\n  </os>\n");
+        out.push_str("  <cpu>\n");
+        let _ = writeln!(
+            out,
+            "    <mode name='host-passthrough' supported='{}'/>",
+            if virttype == "kvm" { "yes" } else { "no" }
+        );
+        out.push_str("    <mode name='maximum' supported='no'/>\n    <mode name='host-model' supported='no'/>\n    <mode name='custom' supported='yes'/>\n  </cpu>\n");
+        out.push_str("  <devices>\n    <disk supported='yes'>\n");
+        out.push_str(&enumeration("diskDevice", &["disk", "cdrom"]));
+        out.push_str(&enumeration("bus", buses));
+        out.push_str(&enumeration("model", &["virtio"]));
+        out.push_str("    </disk>\n    <graphics supported='yes'>\n");
+        out.push_str(&enumeration("type", &["vnc"]));
+        out.push_str("    </graphics>\n    <video supported='yes'>\n");
+        out.push_str(&enumeration(
+            "modelType",
+            &["vga", "cirrus", "bochs", "virtio", "none"],
+        ));
+        out.push_str("    </video>\n    <hostdev supported='no'/>\n    <rng supported='yes'>\n");
+        out.push_str(&enumeration("model", &["virtio"]));
+        out.push_str(&enumeration("backendModel", &["random"]));
+        out.push_str("    </rng>\n    <filesystem supported='no'/>\n    <tpm supported='no'/>\n  </devices>\n");
+        out.push_str("  <features>\n    <gic supported='no'/>\n    <vmcoreinfo supported='no'/>\n    <genid supported='no'/>\n    <sev supported='no'/>\n  </features>\n");
+        out.push_str("</domainCapabilities>\n");
+        Ok(out)
     }
 
     /// The host's SMBIOS data.

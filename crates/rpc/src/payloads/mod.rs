@@ -196,6 +196,7 @@ string_payloads! {
     ConnectGetTypeRet "remote_connect_get_type_ret" hv_type,
     ConnectGetHostnameRet "remote_connect_get_hostname_ret" hostname,
     ConnectGetUriRet "remote_connect_get_uri_ret" uri,
+    ConnectGetDomainCapabilitiesRet "remote_connect_get_domain_capabilities_ret" capabilities,
     ConnectGetCapabilitiesRet "remote_connect_get_capabilities_ret" capabilities,
     ConnectGetSysinfoRet "remote_connect_get_sysinfo_ret" sysinfo,
     DomainLookupByNameArgs "remote_domain_lookup_by_name_args" name,
@@ -237,6 +238,23 @@ xdr_struct! {
     pub struct ConnectGetMaxVcpusArgs("remote_connect_get_max_vcpus_args") {
         /// Hypervisor type, may be NULL.
         pub hv_type: Option<String>,
+    }
+}
+
+xdr_struct! {
+    /// `remote_connect_get_domain_capabilities_args`.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ConnectGetDomainCapabilitiesArgs("remote_connect_get_domain_capabilities_args") {
+        /// Emulator path, may be NULL.
+        pub emulatorbin: Option<String>,
+        /// Architecture, may be NULL.
+        pub arch: Option<String>,
+        /// Machine type, may be NULL.
+        pub machine: Option<String>,
+        /// Virtualization type (`kvm`, `qemu`), may be NULL.
+        pub virttype: Option<String>,
+        /// Flags (none defined).
+        pub flags: u32,
     }
 }
 
