@@ -36,7 +36,10 @@ fn virsh_host_commands() {
     let domcaps = ok(daemon.virsh(&["domcapabilities"]));
     assert!(domcaps.contains("<domainCapabilities>") && domcaps.contains("<arch>x86_64</arch>"));
     let err = fails(daemon.virsh(&["domcapabilities", "--arch", "aarch64"]));
-    assert!(err.contains("architecture 'aarch64' is not supported"), "{err}");
+    assert!(
+        err.contains("architecture 'aarch64' is not supported"),
+        "{err}"
+    );
     // libvirt asks connect:write for domain capabilities: not for read-only clients.
     let err = fails(virsh(&daemon.uri_ro_socket(), false, &["domcapabilities"]));
     assert!(err.contains("read only access prevents"), "{err}");
