@@ -63,6 +63,18 @@ impl PeerIdentity {
         }
     }
 
+    /// The daemon itself, for what it does on its own (autostart), as the audit log records it.
+    pub fn daemon() -> Self {
+        Self {
+            user: Some("moatd".into()),
+            ..Self::for_tests(
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+                i32::try_from(std::process::id()).unwrap_or(0),
+            )
+        }
+    }
+
     /// An identity with no names, for tests.
     pub fn for_tests(uid: u32, gid: u32, pid: i32) -> Self {
         Self {

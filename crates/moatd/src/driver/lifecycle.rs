@@ -592,7 +592,7 @@ impl Driver {
             .filter(|o| o.autostart && !o.state.is_active())
             .map(|o| (o.def.uuid, o.def.name.clone()))
             .collect();
-        let daemon = PeerIdentity::for_tests(0, 0, i32::try_from(std::process::id()).unwrap_or(0));
+        let daemon = PeerIdentity::daemon();
         for (uuid, name) in wanted {
             match self.start(&uuid, 0, &daemon).await {
                 Ok(_) => tracing::info!(domain = %name, "autostarted"),
