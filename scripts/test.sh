@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 . scripts/common.sh
 
 # Real clients for the end-to-end tests: virsh and python-libvirt (run with /usr/bin/python3).
-ensure_packages "${BUILD_PACKAGES[@]}" libvirt-clients python3-libvirt qemu-system-x86
+ensure_packages "${BUILD_PACKAGES[@]}" libvirt-clients python3-libvirt qemu-system-x86 dbus polkitd
 ensure_rust
 
 step() { echo; echo "==> $*"; }

@@ -7,7 +7,8 @@
 //! - [`subject`]: who asks ([`Subject`]) and about what ([`Target`]);
 //! - [`driver`]: the [`AccessDriver`] trait, the `none` driver and the [`AccessStack`] in which
 //!   every configured driver must allow;
-//! - [`rules`]: Moat's own driver, roles and grants in a TOML file, compiled.
+//! - [`rules`]: Moat's own driver, roles and grants in a TOML file, compiled;
+//! - [`polkit`]: libvirt's driver, asking polkitd over the system D-Bus, and the policy file.
 //!
 //! ```
 //! use acl::{AccessStack, AclAnnotation, Rules, RulesDriver, Subject, Target};
@@ -33,11 +34,13 @@
 pub mod annotation;
 pub mod driver;
 pub mod perm;
+pub mod polkit;
 pub mod rules;
 pub mod subject;
 
 pub use annotation::{AclAnnotation, AnnotationError};
 pub use driver::{AccessDenied, AccessDriver, AccessStack, Decision, NoneDriver};
 pub use perm::{ObjectType, PermError, Permission};
+pub use polkit::PolkitDriver;
 pub use rules::{Explanation, Rules, RulesDriver, RulesError};
 pub use subject::{Subject, Target};

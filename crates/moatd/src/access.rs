@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use acl::{
-    AccessDenied, AccessDriver, AccessStack, AclAnnotation, NoneDriver, Rules, RulesDriver,
-    RulesError, Subject, Target,
+    AccessDenied, AccessDriver, AccessStack, AclAnnotation, NoneDriver, PolkitDriver, Rules,
+    RulesDriver, RulesError, Subject, Target,
 };
 use rpc::procedures::RemoteProcedure;
 
@@ -94,6 +94,9 @@ impl Access {
                         Arc::new(RulesDriver::new(Rules::load(&config.access_rules_file)?));
                     rules = Some((Arc::clone(&driver), config.access_rules_file.clone()));
                     drivers.push(driver);
+                }
+                AccessDriverName::Polkit => {
+                    drivers.push(Arc::new(PolkitDriver::system_bus(DRIVER_NAME)))
                 }
             }
         }

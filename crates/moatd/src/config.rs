@@ -28,6 +28,8 @@ pub enum AccessDriverName {
     None,
     /// Moat's rules file (`access_rules_file`).
     Rules,
+    /// polkitd on the system bus, as libvirt's `polkit` driver.
+    Polkit,
 }
 
 /// Where the `rules` driver reads its file when `access_rules_file` is not set.
@@ -353,8 +355,9 @@ fn access_drivers(value: &toml::Value) -> Result<Vec<AccessDriverName>, String> 
         .map(|name| match name.as_str() {
             "none" => Ok(AccessDriverName::None),
             "rules" => Ok(AccessDriverName::Rules),
+            "polkit" => Ok(AccessDriverName::Polkit),
             other => Err(format!(
-                "access driver '{other}' is not available (available: none, rules)"
+                "access driver '{other}' is not available (available: none, rules, polkit)"
             )),
         })
         .collect()
@@ -433,7 +436,7 @@ log_outputs = "3:syslog:libvirtd"
         let text = r#"
 unix_sock_rw_perms = "0999"
 auth_unix_rw = "polkit"
-access_drivers = ["polkit"]
+access_drivers = ["selinux"]
 max_clients = 0
 keepalive_interval = 0
 security_require_confined = "yes"

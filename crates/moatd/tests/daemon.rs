@@ -82,7 +82,7 @@ fn bad_configurations_are_refused_with_every_problem_named() {
     let config = write_file(
         dir.path(),
         "bad.toml",
-        "access_drivers = [\"polkit\"]\nmax_clients = 0\nunix_sock_rw_perm = \"0700\"\n",
+        "access_drivers = [\"selinux\"]\nmax_clients = 0\nunix_sock_rw_perm = \"0700\"\n",
     );
     let run = dir.path().join("run");
     let state = dir.path().join("state");
