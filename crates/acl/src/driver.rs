@@ -58,6 +58,16 @@ pub struct AccessDenied {
     pub error: Option<String>,
 }
 
+impl AccessDenied {
+    /// The refusal with the driver's failure, if there was one, for logs.
+    pub fn detail(&self) -> String {
+        match &self.error {
+            Some(error) => format!("{self}: {error}"),
+            None => self.to_string(),
+        }
+    }
+}
+
 /// Every configured driver; all must allow.
 #[derive(Debug, Clone)]
 pub struct AccessStack {

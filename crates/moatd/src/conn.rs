@@ -366,7 +366,7 @@ async fn handle_call(
                 &state.identity,
                 procedure.name(),
                 json!({"object": "connect"}),
-                Outcome::Error(&format!("denied: {denied}")),
+                Outcome::Error(&format!("denied: {}", denied.detail())),
             );
             let error = errors::driver_error(&DriverError::Denied(denied));
             return send_error(outbox, &call.header, &error).await;

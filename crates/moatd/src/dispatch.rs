@@ -72,7 +72,7 @@ impl CallContext<'_> {
                     self.identity,
                     procedure.name(),
                     json!({"object": target.object.name(), "name": target.name}),
-                    Outcome::Error(&format!("denied: {denied}")),
+                    Outcome::Error(&format!("denied: {}", denied.detail())),
                 );
                 DriverError::Denied(denied)
             })

@@ -5,7 +5,7 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -14,46 +14,6 @@ const VIEWER: &str = "moat-t-viewer";
 const ADMIN: &str = "moat-t-admin";
 const NOBODY: &str = "moat-t-nobody";
 const ADMINS: &str = "moat-t-admins";
-
-fn ensure_group(name: &str) {
-    if Command::new("getent")
-        .args(["group", name])
-        .output()
-        .unwrap()
-        .status
-        .success()
-    {
-        return;
-    }
-    let out = Command::new("groupadd")
-        .args(["-r", name])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "groupadd {name}: {}", stderr(&out));
-}
-
-fn ensure_user(name: &str, group: Option<&str>) {
-    if !Command::new("id")
-        .arg(name)
-        .output()
-        .unwrap()
-        .status
-        .success()
-    {
-        let out = Command::new("useradd")
-            .args(["-r", "-M", "-s", "/usr/sbin/nologin", name])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "useradd {name}: {}", stderr(&out));
-    }
-    if let Some(group) = group {
-        let out = Command::new("usermod")
-            .args(["-a", "-G", group, name])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "usermod {name}: {}", stderr(&out));
-    }
-}
 
 const RULES: &str = r#"
 [roles]
@@ -125,37 +85,6 @@ fn setup() -> Setup {
     }
 }
 
-/// virsh as `user`, with the user's groups.
-fn virsh_as(daemon: &TestDaemon, user: &str, args: &[&str]) -> Output {
-    let home = std::env::temp_dir().join(format!("home-{user}"));
-    std::fs::create_dir_all(&home).unwrap();
-    let chown = Command::new("chown").arg(user).arg(&home).output().unwrap();
-    assert!(chown.status.success());
-    Command::new("setpriv")
-        .args([
-            "--reuid",
-            user,
-            "--regid",
-            user,
-            "--init-groups",
-            "virsh",
-            "-q",
-            "-c",
-        ])
-        .arg(daemon.uri())
-        .args(args)
-        .env("HOME", &home)
-        .env("LC_ALL", "C")
-        .output()
-        .unwrap()
-}
-
-fn names(out: &str) -> Vec<String> {
-    let mut names: Vec<String> = out.split_whitespace().map(str::to_owned).collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn a_viewer_sees_and_reads_only_its_guests() {
     let Setup {
@@ -163,12 +92,18 @@ fn a_viewer_sees_and_reads_only_its_guests() {
         _rules_dir: _keep,
         ..
     } = setup();
-    let list = ok(virsh_as(&daemon, VIEWER, &["list", "--all", "--name"]));
-    assert_eq!(names(&list), ["web-1", "web-keep"]);
-    assert!(ok(virsh_as(&daemon, VIEWER, &["dominfo", "web-1"])).contains("shut off"));
-    assert!(ok(virsh_as(&daemon, VIEWER, &["dumpxml", "web-1"])).contains("<name>web-1</name>"));
+    let list = ok(virsh_as(
+        &daemon.uri(),
+        VIEWER,
+        &["list", "--all", "--name"],
+    ));
+    assert_eq!(sorted_names(&list), ["web-1", "web-keep"]);
+    assert!(ok(virsh_as(&daemon.uri(), VIEWER, &["dominfo", "web-1"])).contains("shut off"));
+    assert!(
+        ok(virsh_as(&daemon.uri(), VIEWER, &["dumpxml", "web-1"])).contains("<name>web-1</name>")
+    );
     // virsh reports any failed lookup as "failed to get domain"; python-libvirt shows the code.
-    let err = fails(virsh_as(&daemon, VIEWER, &["dominfo", "db-1"]));
+    let err = fails(virsh_as(&daemon.uri(), VIEWER, &["dominfo", "db-1"]));
     assert!(err.contains("failed to get domain 'db-1'"), "{err}");
     let script = "import libvirt, sys\n\
                   c = libvirt.open(sys.argv[1])\n\
@@ -191,7 +126,7 @@ fn a_viewer_sees_and_reads_only_its_guests() {
     let text = ok(out);
     assert!(text.starts_with("88 access denied"), "{text}");
     let err = fails(virsh_as(
-        &daemon,
+        &daemon.uri(),
         VIEWER,
         &["dumpxml", "--security-info", "web-1"],
     ));
@@ -199,9 +134,9 @@ fn a_viewer_sees_and_reads_only_its_guests() {
         err.contains("access denied") && err.contains("read_secure"),
         "{err}"
     );
-    let err = fails(virsh_as(&daemon, VIEWER, &["autostart", "web-1"]));
+    let err = fails(virsh_as(&daemon.uri(), VIEWER, &["autostart", "web-1"]));
     assert!(err.contains("access denied"), "{err}");
-    let err = fails(virsh_as(&daemon, VIEWER, &["undefine", "web-1"]));
+    let err = fails(virsh_as(&daemon.uri(), VIEWER, &["undefine", "web-1"]));
     assert!(err.contains("access denied"), "{err}");
     let xml = write_file(
         daemon.dir.path(),
@@ -210,7 +145,7 @@ fn a_viewer_sees_and_reads_only_its_guests() {
     );
     std::fs::set_permissions(&xml, std::fs::Permissions::from_mode(0o644)).unwrap();
     let err = fails(virsh_as(
-        &daemon,
+        &daemon.uri(),
         VIEWER,
         &["define", xml.to_str().unwrap()],
     ));
@@ -234,7 +169,7 @@ fn a_user_without_grants_cannot_even_connect() {
         _rules_dir: _keep,
         ..
     } = setup();
-    let err = fails(virsh_as(&daemon, NOBODY, &["list", "--all"]));
+    let err = fails(virsh_as(&daemon.uri(), NOBODY, &["list", "--all"]));
     assert!(err.contains("access denied"), "{err}");
 }
 
@@ -245,16 +180,16 @@ fn admins_manage_everything_but_an_explicit_denial_wins() {
         _rules_dir: _keep,
         ..
     } = setup();
-    let list = ok(virsh_as(&daemon, ADMIN, &["list", "--all", "--name"]));
-    assert_eq!(names(&list), ["db-1", "web-1", "web-keep"]);
+    let list = ok(virsh_as(&daemon.uri(), ADMIN, &["list", "--all", "--name"]));
+    assert_eq!(sorted_names(&list), ["db-1", "web-1", "web-keep"]);
     let secure = ok(virsh_as(
-        &daemon,
+        &daemon.uri(),
         ADMIN,
         &["dumpxml", "--security-info", "web-1"],
     ));
     assert!(secure.contains("passwd='s3cret'"));
-    ok(virsh_as(&daemon, ADMIN, &["autostart", "db-1"]));
-    let err = fails(virsh_as(&daemon, ADMIN, &["undefine", "web-keep"]));
+    ok(virsh_as(&daemon.uri(), ADMIN, &["autostart", "db-1"]));
+    let err = fails(virsh_as(&daemon.uri(), ADMIN, &["undefine", "web-keep"]));
     assert!(
         err.contains("access denied") && err.contains("domain:delete"),
         "{err}"
@@ -277,7 +212,7 @@ fn admins_manage_everything_but_an_explicit_denial_wins() {
         .output()
         .unwrap();
     assert!(fails(ro).contains("read only access prevents"));
-    ok(virsh_as(&daemon, ADMIN, &["undefine", "web-1"]));
+    ok(virsh_as(&daemon.uri(), ADMIN, &["undefine", "web-1"]));
     assert_eq!(daemon.stored_definitions().len(), 2);
 }
 
@@ -298,8 +233,12 @@ fn sighup_reloads_rules_and_a_broken_file_keeps_the_old_ones() {
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let list = ok(virsh_as(&daemon, VIEWER, &["list", "--all", "--name"]));
-        if names(&list).len() == 3 {
+        let list = ok(virsh_as(
+            &daemon.uri(),
+            VIEWER,
+            &["list", "--all", "--name"],
+        ));
+        if sorted_names(&list).len() == 3 {
             break;
         }
         assert!(Instant::now() < deadline, "reload did not take effect");
@@ -313,8 +252,12 @@ fn sighup_reloads_rules_and_a_broken_file_keeps_the_old_ones() {
     .unwrap();
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    let list = ok(virsh_as(&daemon, VIEWER, &["list", "--all", "--name"]));
-    assert_eq!(names(&list).len(), 3);
+    let list = ok(virsh_as(
+        &daemon.uri(),
+        VIEWER,
+        &["list", "--all", "--name"],
+    ));
+    assert_eq!(sorted_names(&list).len(), 3);
 }
 
 #[test]

@@ -13,11 +13,10 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{domain_xml, fails, ok, stderr, virsh, write_file};
+use common::{domain_xml, ensure_user, fails, ok, sorted_names, virsh, virsh_as, write_file};
 
 const VIEWER: &str = "moat-p-demo";
 const STRANGER: &str = "moat-p-nobody";
@@ -275,62 +274,11 @@ impl Drop for Moatd {
     }
 }
 
-/// Creates the test users once; useradd from parallel tests would race for /etc/passwd.
+/// Creates the test users (serialized in `common`).
 fn ensure_users() {
-    static USERS: Mutex<bool> = Mutex::new(false);
-    let mut created = USERS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if *created {
-        return;
-    }
     for name in [VIEWER, STRANGER] {
-        let exists = Command::new("id")
-            .arg(name)
-            .output()
-            .unwrap()
-            .status
-            .success();
-        if !exists {
-            let out = Command::new("useradd")
-                .args(["-r", "-M", "-s", "/usr/sbin/nologin", name])
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "useradd {name}: {}", stderr(&out));
-        }
+        ensure_user(name, None);
     }
-    *created = true;
-}
-
-/// virsh as `user`, with the user's groups.
-fn virsh_as(daemon: &Moatd, user: &str, args: &[&str]) -> Output {
-    let home = std::env::temp_dir().join(format!("home-{user}"));
-    std::fs::create_dir_all(&home).unwrap();
-    let chown = Command::new("chown").arg(user).arg(&home).output().unwrap();
-    assert!(chown.status.success());
-    Command::new("setpriv")
-        .args([
-            "--reuid",
-            user,
-            "--regid",
-            user,
-            "--init-groups",
-            "virsh",
-            "-q",
-            "-c",
-        ])
-        .arg(daemon.uri())
-        .args(args)
-        .env("HOME", &home)
-        .env("LC_ALL", "C")
-        .output()
-        .unwrap()
-}
-
-fn names(out: &str) -> Vec<String> {
-    let mut names: Vec<String> = out.split_whitespace().map(str::to_owned).collect();
-    names.sort();
-    names
 }
 
 #[test]
@@ -341,19 +289,23 @@ fn polkit_shows_a_user_only_the_guest_its_rule_names() {
         &bus,
         "access_drivers = [\"polkit\"]\nunix_sock_rw_perms = \"0777\"\n",
     );
-    let list = ok(virsh_as(&daemon, VIEWER, &["list", "--all", "--name"]));
-    assert_eq!(names(&list), ["demo"]);
-    let uuid = ok(virsh_as(&daemon, VIEWER, &["domuuid", "demo"]));
+    let list = ok(virsh_as(
+        &daemon.uri(),
+        VIEWER,
+        &["list", "--all", "--name"],
+    ));
+    assert_eq!(sorted_names(&list), ["demo"]);
+    let uuid = ok(virsh_as(&daemon.uri(), VIEWER, &["domuuid", "demo"]));
     assert_eq!(uuid.trim(), GUESTS[0].1);
     for verb in ["dominfo", "dumpxml"] {
-        let err = fails(virsh_as(&daemon, VIEWER, &[verb, "other"]));
+        let err = fails(virsh_as(&daemon.uri(), VIEWER, &[verb, "other"]));
         assert!(
             err.contains("failed to get domain 'other'"),
             "{verb}: {err}"
         );
     }
     // The rule grants getattr only: reading demo's definition is refused too.
-    let err = fails(virsh_as(&daemon, VIEWER, &["dumpxml", "demo"]));
+    let err = fails(virsh_as(&daemon.uri(), VIEWER, &["dumpxml", "demo"]));
     assert!(
         err.contains("access denied") && err.contains("domain:read"),
         "{err}"
@@ -369,7 +321,7 @@ fn polkit_denies_a_user_no_rule_names() {
         &bus,
         "access_drivers = [\"polkit\"]\nunix_sock_rw_perms = \"0777\"\n",
     );
-    let err = fails(virsh_as(&daemon, STRANGER, &["list", "--all"]));
+    let err = fails(virsh_as(&daemon.uri(), STRANGER, &["list", "--all"]));
     assert!(err.contains("access denied"), "{err}");
     // An anonymous permission (default "yes" in the policy) is still refused: the rule says no.
     assert!(daemon.audit().contains("connect:getattr"));
@@ -403,10 +355,18 @@ fn with_rules_and_polkit_a_call_passes_only_when_both_allow() {
             rules.display()
         ),
     );
-    let list = ok(virsh_as(&daemon, VIEWER, &["list", "--all", "--name"]));
-    assert_eq!(names(&list), ["demo"], "other is allowed by the rules only");
-    ok(virsh_as(&daemon, VIEWER, &["domuuid", "demo"]));
-    let err = fails(virsh_as(&daemon, VIEWER, &["domuuid", "other"]));
+    let list = ok(virsh_as(
+        &daemon.uri(),
+        VIEWER,
+        &["list", "--all", "--name"],
+    ));
+    assert_eq!(
+        sorted_names(&list),
+        ["demo"],
+        "other is allowed by the rules only"
+    );
+    ok(virsh_as(&daemon.uri(), VIEWER, &["domuuid", "demo"]));
+    let err = fails(virsh_as(&daemon.uri(), VIEWER, &["domuuid", "other"]));
     assert!(err.contains("failed to get domain 'other'"), "{err}");
     assert!(daemon.audit().contains("'polkit' denied access"));
 
@@ -416,8 +376,12 @@ fn with_rules_and_polkit_a_call_passes_only_when_both_allow() {
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let list = ok(virsh_as(&daemon, VIEWER, &["list", "--all", "--name"]));
-        if names(&list).is_empty() {
+        let list = ok(virsh_as(
+            &daemon.uri(),
+            VIEWER,
+            &["list", "--all", "--name"],
+        ));
+        if sorted_names(&list).is_empty() {
             break;
         }
         assert!(
@@ -426,7 +390,7 @@ fn with_rules_and_polkit_a_call_passes_only_when_both_allow() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let err = fails(virsh_as(&daemon, VIEWER, &["domuuid", "demo"]));
+    let err = fails(virsh_as(&daemon.uri(), VIEWER, &["domuuid", "demo"]));
     assert!(err.contains("failed to get domain 'demo'"), "{err}");
     assert!(daemon.audit().contains("'rules' denied access"));
 }
@@ -440,21 +404,29 @@ fn polkit_failures_deny_and_the_driver_reconnects_to_a_new_bus() {
         "access_drivers = [\"polkit\"]\nunix_sock_rw_perms = \"0777\"\n",
     );
     assert_eq!(
-        names(&ok(virsh_as(&daemon, VIEWER, &["list", "--all", "--name"]))),
+        sorted_names(&ok(virsh_as(
+            &daemon.uri(),
+            VIEWER,
+            &["list", "--all", "--name"]
+        ))),
         ["demo"]
     );
     // polkitd gone: its name has no owner on the bus, and the call is refused, not allowed.
     let mut polkitd = bus.polkitd.take().unwrap();
     polkitd.kill().unwrap();
     polkitd.wait().unwrap();
-    let err = fails(virsh_as(&daemon, VIEWER, &["list", "--all"]));
+    let err = fails(virsh_as(&daemon.uri(), VIEWER, &["list", "--all"]));
     assert!(err.contains("access denied"), "{err}");
     // A new bus on the same address: moatd's connection broke with the old one and is replaced.
     bus.stop();
     bus.start_dbus();
     bus.start_polkitd();
     assert_eq!(
-        names(&ok(virsh_as(&daemon, VIEWER, &["list", "--all", "--name"]))),
+        sorted_names(&ok(virsh_as(
+            &daemon.uri(),
+            VIEWER,
+            &["list", "--all", "--name"]
+        ))),
         ["demo"]
     );
 }

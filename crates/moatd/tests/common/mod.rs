@@ -220,3 +220,92 @@ pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&path, text).expect("write file");
     path
 }
+
+/// Serializes changes to the user database: parallel useradd/usermod race for /etc/passwd.
+static USER_DB: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn user_db_lock() -> std::sync::MutexGuard<'static, ()> {
+    USER_DB
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Creates a system group unless it exists.
+pub fn ensure_group(name: &str) {
+    let _db = user_db_lock();
+    if Command::new("getent")
+        .args(["group", name])
+        .output()
+        .expect("getent")
+        .status
+        .success()
+    {
+        return;
+    }
+    let out = Command::new("groupadd")
+        .args(["-r", name])
+        .output()
+        .expect("groupadd");
+    assert!(out.status.success(), "groupadd {name}: {}", stderr(&out));
+}
+
+/// Creates a system user without a home or login shell unless it exists, and adds it to `group`.
+pub fn ensure_user(name: &str, group: Option<&str>) {
+    let _db = user_db_lock();
+    if !Command::new("id")
+        .arg(name)
+        .output()
+        .expect("id")
+        .status
+        .success()
+    {
+        let out = Command::new("useradd")
+            .args(["-r", "-M", "-s", "/usr/sbin/nologin", name])
+            .output()
+            .expect("useradd");
+        assert!(out.status.success(), "useradd {name}: {}", stderr(&out));
+    }
+    if let Some(group) = group {
+        let out = Command::new("usermod")
+            .args(["-a", "-G", group, name])
+            .output()
+            .expect("usermod");
+        assert!(out.status.success(), "usermod {name}: {}", stderr(&out));
+    }
+}
+
+/// virsh as `user` (with the user's groups) against `uri`.
+pub fn virsh_as(uri: &str, user: &str, args: &[&str]) -> Output {
+    let home = std::env::temp_dir().join(format!("home-{user}"));
+    std::fs::create_dir_all(&home).expect("create a home");
+    let chown = Command::new("chown")
+        .arg(user)
+        .arg(&home)
+        .output()
+        .expect("chown");
+    assert!(chown.status.success());
+    Command::new("setpriv")
+        .args([
+            "--reuid",
+            user,
+            "--regid",
+            user,
+            "--init-groups",
+            "virsh",
+            "-q",
+            "-c",
+        ])
+        .arg(uri)
+        .args(args)
+        .env("HOME", &home)
+        .env("LC_ALL", "C")
+        .output()
+        .expect("run setpriv virsh")
+}
+
+/// The words of a `virsh list --name` output, sorted.
+pub fn sorted_names(out: &str) -> Vec<String> {
+    let mut names: Vec<String> = out.split_whitespace().map(str::to_owned).collect();
+    names.sort();
+    names
+}
