@@ -362,3 +362,30 @@ fn on_poweroff_restart_and_preserve() {
     ok(daemon.virsh(&["destroy", "pr"]));
     ok(daemon.virsh(&["destroy", "pp"]));
 }
+
+#[test]
+fn a_start_that_cannot_work_is_refused_and_changes_nothing() {
+    let daemon = TestDaemon::start();
+    let serial = daemon.dir.path().join("bad.serial");
+    let missing_kernel = guest_xml("nokernel", "20000000-0000-4000-8000-000000000051", &serial)
+        .replace("/vmlinuz</kernel>", "/no-such-vmlinuz</kernel>");
+    let file = write_file(daemon.dir.path(), "nokernel.xml", &missing_kernel);
+    ok(daemon.virsh(&["define", file.to_str().unwrap()]));
+    let err = fails(daemon.virsh(&["start", "nokernel"]));
+    assert!(err.contains("no-such-vmlinuz"), "{err}");
+    assert_eq!(state(&daemon, "nokernel"), "shut off (unknown)");
+    assert!(!daemon.run_dir().join("qemu/nokernel/qmp.sock").exists());
+
+    // Something the command line cannot express yet is refused with the element named.
+    let sound = guest_xml("sound", "20000000-0000-4000-8000-000000000052", &serial)
+        .replace("</devices>", "  <sound model='ich9'/>\n  </devices>");
+    let file = write_file(daemon.dir.path(), "sound.xml", &sound);
+    ok(daemon.virsh(&["define", file.to_str().unwrap()]));
+    let err = fails(daemon.virsh(&["start", "sound"]));
+    assert!(
+        err.contains("unsupported configuration") && err.contains("sound"),
+        "{err}"
+    );
+    assert_eq!(state(&daemon, "sound"), "shut off (unknown)");
+    ok(daemon.virsh(&["list", "--all"]));
+}
