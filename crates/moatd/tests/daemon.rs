@@ -79,21 +79,22 @@ fn moatd(args: &[&str]) -> std::process::Output {
 #[test]
 fn bad_configurations_are_refused_with_every_problem_named() {
     let dir = tempfile::tempdir().unwrap();
+    let with_config = |config: &std::path::Path| {
+        moatd(&[
+            "--run-dir",
+            dir.path().join("run").to_str().unwrap(),
+            "--state-dir",
+            dir.path().join("state").to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ])
+    };
     let config = write_file(
         dir.path(),
         "bad.toml",
         "access_drivers = [\"selinux\"]\nmax_clients = 0\nunix_sock_rw_perm = \"0700\"\n",
     );
-    let run = dir.path().join("run");
-    let state = dir.path().join("state");
-    let out = moatd(&[
-        "--run-dir",
-        run.to_str().unwrap(),
-        "--state-dir",
-        state.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-    ]);
+    let out = with_config(&config);
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.contains("option 'access_drivers'"), "{err}");
@@ -103,24 +104,10 @@ fn bad_configurations_are_refused_with_every_problem_named() {
         "{err}"
     );
     let syntax = write_file(dir.path(), "syntax.toml", "max_clients = = 1\n");
-    let out = moatd(&[
-        "--run-dir",
-        run.to_str().unwrap(),
-        "--state-dir",
-        state.to_str().unwrap(),
-        "--config",
-        syntax.to_str().unwrap(),
-    ]);
+    let out = with_config(&syntax);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("not valid TOML"), "{}", stderr(&out));
-    let out = moatd(&[
-        "--run-dir",
-        run.to_str().unwrap(),
-        "--state-dir",
-        state.to_str().unwrap(),
-        "--config",
-        "/nonexistent/moatd.toml",
-    ]);
+    let out = with_config(std::path::Path::new("/nonexistent/moatd.toml"));
     assert!(stderr(&out).contains("cannot read configuration file /nonexistent/moatd.toml"));
 }
 

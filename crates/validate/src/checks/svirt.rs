@@ -231,13 +231,17 @@ fn definition_findings(host: &Host<'_>) -> Vec<Finding> {
     findings
 }
 
-fn confined(host: &Host<'_>) -> Vec<Finding> {
-    let mut findings: Vec<Finding> = host
-        .guests
+/// The guest-loading errors (definitions that would not load), which both checks report.
+fn preamble_errors(host: &Host<'_>) -> Vec<Finding> {
+    host.guests
         .preamble()
         .into_iter()
         .filter(|finding| finding.status == Status::Error)
-        .collect();
+        .collect()
+}
+
+fn confined(host: &Host<'_>) -> Vec<Finding> {
+    let mut findings = preamble_errors(host);
     findings.extend(definition_findings(host));
     match qemu_conf_findings(host) {
         Ok(found) => findings.extend(found),
@@ -368,12 +372,7 @@ fn overlap_findings(labels: &[Labelled]) -> Vec<Finding> {
 }
 
 fn unique_labels(host: &Host<'_>) -> Vec<Finding> {
-    let mut findings: Vec<Finding> = host
-        .guests
-        .preamble()
-        .into_iter()
-        .filter(|finding| finding.status == Status::Error)
-        .collect();
+    let mut findings = preamble_errors(host);
     let mut compared = 0;
     // Static labels in the definitions: they hold whether or not the guests run.
     let mut statics = Vec::new();
