@@ -1,0 +1,2 @@
+//! moat-jail (skeleton).
+fn main() {}

@@ -1,0 +1,1 @@
+//! The jail around every QEMU (skeleton; filled in by issue 6).
