@@ -801,3 +801,7 @@ impl SecurityStack {
         warnings
     }
 }
+
+#[cfg(test)]
+#[path = "stack_tests.rs"]
+mod tests;
