@@ -207,12 +207,13 @@ pub fn run(spec: &JailSpec) -> Result<Infallible, JailError> {
     // Our own environment was cleared by `command()`; the program gets exactly spec.env.
     nix::sys::stat::umask(Mode::empty());
 
-    let pid = std::process::id();
+    // One write(2): cgroupfs parses each write on its own.
+    let line = format!("{}\n", std::process::id());
     for path in &spec.cgroup_procs {
         let join = File::options()
             .write(true)
             .open(path)
-            .and_then(|mut f| writeln!(f, "{pid}"));
+            .and_then(|mut f| f.write_all(line.as_bytes()));
         join.map_err(|source| JailError::Cgroup {
             path: path.clone(),
             source,
@@ -336,8 +337,12 @@ fn close_fds_from(first: u32) -> io::Result<()> {
 fn drop_privileges(uid: u32, gid: u32) -> Result<(), JailError> {
     use rustix::thread::{CapabilitySet, CapabilitySets};
     for cap in CapabilitySet::all().iter() {
-        rustix::thread::remove_capability_from_bounding_set(cap)
-            .map_err(|e| JailError::BoundingSet(e.into()))?;
+        // EINVAL: a capability this kernel does not know; the status check below
+        // catches the opposite case (a capability rustix does not know).
+        match rustix::thread::remove_capability_from_bounding_set(cap) {
+            Ok(()) | Err(rustix::io::Errno::INVAL) => {}
+            Err(e) => return Err(JailError::BoundingSet(e.into())),
+        }
     }
     nix::unistd::setgroups(&[]).map_err(|e| JailError::SetGroups(e.into()))?;
     let g = Gid::from_raw(gid);
