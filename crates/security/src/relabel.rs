@@ -1,6 +1,6 @@
 //! Labelling a guest's resources at start and restoring them at stop, as one transaction.
 //!
-//! [`crate::SecurityStack::set_all`] asks every model of the stack for a [`Step`] per resource
+//! [`crate::SecurityStack::set_all`] asks every model of the stack for a step per resource
 //! and applies them in stack order, resource by resource, recording an undo entry for each. On
 //! the first failure the entries are undone in reverse order, so a failed start leaves every
 //! file as it was: labels, owners, ACLs and remember-owner xattrs. Steps:

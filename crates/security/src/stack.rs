@@ -748,6 +748,25 @@ impl SecurityStack {
     /// Labels every resource of `def` for a guest with the live `labels`, as one transaction:
     /// on error nothing stays changed. Needs root (chown, `security.*` and `trusted.*` xattrs).
     pub fn set_all(&self, def: &Domain, labels: &[Seclabel]) -> Result<Applied, RelabelError> {
+        for label in labels
+            .iter()
+            .filter(|l| l.relabel && l.kind != SeclabelType::None)
+        {
+            let live = match label.model.as_deref() {
+                Some(selinux::MODEL) => label.imagelabel.is_some(),
+                Some(dac::MODEL) => label
+                    .label
+                    .as_deref()
+                    .and_then(Credentials::parse)
+                    .is_some(),
+                _ => true,
+            };
+            if !live {
+                return Err(RelabelError::NotGenerated {
+                    model: label.model.clone().unwrap_or_default(),
+                });
+            }
+        }
         let steps = self.steps(def, labels);
         let enforcing = self.selinux.as_ref().is_some_and(|ctx| ctx.enforcing());
         let mut files = lock(&self.files);

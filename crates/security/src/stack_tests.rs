@@ -786,3 +786,126 @@ fn relabel_no_and_per_device_labels() {
     assert!(applied.items.iter().all(|i| i.model == "selinux"));
     no_own.restore_all(&def, &labels);
 }
+
+#[test]
+fn the_stack_is_shared_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<SecurityStack>();
+}
+
+#[test]
+fn set_all_refuses_labels_that_were_not_generated() {
+    let host = Host::new();
+    let stack = host.stack();
+    let top = host.image("top.img");
+    let def = domain("g", &disk(&top, "vda", ""), "", "");
+    let labels = vec![Seclabel::new(SeclabelType::Dynamic, Some("selinux".into()))];
+    assert_eq!(
+        stack.set_all(&def, &labels).unwrap_err().to_string(),
+        "no live selinux label: generate the guest's labels before set_all"
+    );
+}
+
+#[test]
+fn a_refusal_in_the_dac_pass_rolls_back_the_selinux_pass_too() {
+    let host = Host::new();
+    let stack = host.stack();
+    let first = host.image("first.img");
+    let kernel = host.image("vmlinuz");
+    let held = host.image("held.img");
+    // Another running guest (of this boot) owns held.img.
+    xattr::set(&held, "trusted.libvirt.security.dac", b"+5:+5").unwrap();
+    xattr::set(&held, "trusted.libvirt.security.ref_dac", b"1").unwrap();
+    xattr::set(
+        &held,
+        "trusted.libvirt.security.timestamp_dac",
+        BOOT.to_string().as_bytes(),
+    )
+    .unwrap();
+    let devices = format!("{}{}", disk(&first, "vda", ""), disk(&held, "vdb", ""));
+    let os = format!("<kernel>{}</kernel>", kernel.display());
+    let def = domain("g", &devices, &os, "");
+    let files = [&first, &kernel, &held];
+    let before: Vec<FileState> = files.iter().map(|p| state(p)).collect();
+    let labels = stack.generate(&def).unwrap();
+    let err = stack.set_all(&def, &labels).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "Setting different DAC user or group on {} which is already in use",
+            held.display()
+        )
+    );
+    let after: Vec<FileState> = files.iter().map(|p| state(p)).collect();
+    assert_eq!(after, before);
+}
+
+#[test]
+fn two_guests_sharing_a_kernel_count_as_two_holders() {
+    let host = Host::new();
+    let stack = host.stack();
+    let kernel = host.image("vmlinuz");
+    let os = format!("<kernel>{}</kernel>", kernel.display());
+    let a = domain("a", "", &os, "");
+    let b = domain("b", "", &os, "");
+    let la = stack.generate(&a).unwrap();
+    let lb = stack.generate(&b).unwrap();
+    stack.set_all(&a, &la).unwrap();
+    stack.set_all(&b, &lb).unwrap();
+    let content = "system_u:object_r:virt_content_t:s0";
+    assert_eq!(
+        xattr::get(&kernel, "trusted.libvirt.security.ref_selinux")
+            .unwrap()
+            .unwrap(),
+        b"2"
+    );
+    assert!(stack.restore_all(&a, &la).is_empty());
+    assert_eq!(state(&kernel).label.as_deref(), Some(content));
+    assert_eq!(
+        xattr::get(&kernel, "trusted.libvirt.security.ref_selinux")
+            .unwrap()
+            .unwrap(),
+        b"1"
+    );
+    let ub = stack.credentials(&lb).unwrap().uid;
+    assert_eq!(
+        posix_acl::read(&kernel).unwrap().user(ub),
+        Some(posix_acl::READ)
+    );
+    assert_eq!(
+        posix_acl::read(&kernel)
+            .unwrap()
+            .user(stack.credentials(&la).unwrap().uid),
+        None
+    );
+    assert!(stack.restore_all(&b, &lb).is_empty());
+    let s = state(&kernel);
+    assert_eq!(s.label.as_deref(), Some(ORIGINAL));
+    assert_eq!((s.mode, s.acl, s.remembered.len()), (0o640, None, 0));
+}
+
+#[test]
+fn reserve_running_fails_cleanly_when_the_context_cannot_be_read() {
+    let host = Host::new();
+    let stack = host.stack();
+    host.selinux
+        .fail_pid(7, std::io::ErrorKind::PermissionDenied);
+    host.write_status(7, 1_000_001);
+    let labels = vec![
+        Seclabel {
+            label: Some("+1000001:+1000001".into()),
+            ..Seclabel::new(SeclabelType::Dynamic, Some("dac".into()))
+        },
+        Seclabel {
+            label: Some("system_u:system_r:svirt_t:s0:c5,c6".into()),
+            ..Seclabel::new(SeclabelType::Dynamic, Some("selinux".into()))
+        },
+    ];
+    assert_eq!(
+        stack.reserve_running(&labels, 7).unwrap_err().to_string(),
+        "read SELinux context of process 7"
+    );
+    // The uid reserved before the failure was given back.
+    let fresh = stack.generate(&domain("f", "", "", "")).unwrap();
+    assert_eq!(fresh[1].label.as_deref(), Some("+1000001:+1000001"));
+}
