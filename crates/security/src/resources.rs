@@ -57,6 +57,9 @@ pub enum ResourceKind {
         role: ChardevRole,
         /// file, dev, pipe or unix.
         backend: ChardevType,
+        /// A unix socket: QEMU creates it itself in `bind` mode, so the jail needs its
+        /// directory when it does not exist yet.
+        socket: bool,
         /// For unix sockets: whether QEMU listens (`bind`, the default) or connects.
         connect: bool,
     },
@@ -220,6 +223,7 @@ pub fn collect(def: &Domain) -> Vec<Resource> {
                 let kind = ResourceKind::Chardev {
                     role,
                     backend: chardev.kind,
+                    socket: chardev.kind == ChardevType::Unix,
                     connect: source.mode.as_deref() == Some("connect"),
                 };
                 out.push(Resource {
@@ -354,6 +358,7 @@ mod tests {
             ResourceKind::Chardev {
                 role: ChardevRole::Channel,
                 backend: ChardevType::Unix,
+                socket: true,
                 connect: true
             }
         );
@@ -382,6 +387,7 @@ mod tests {
             ResourceKind::Chardev {
                 role: ChardevRole::Channel,
                 backend: ChardevType::Pipe,
+                socket: false,
                 connect: false,
             },
             Access::ReadWrite,
