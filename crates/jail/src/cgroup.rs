@@ -145,7 +145,9 @@ pub enum DeviceKind {
 }
 
 impl DeviceRule {
-    /// A rule for the host node at `path`: read, plus write when `writable`.
+    /// A rule for the host node at `path`: read, plus write when `writable`,
+    /// plus mknod: `moat-jail` joins the cgroup before it makes the node in
+    /// the private `/dev`, and the guest itself never has `CAP_MKNOD`.
     pub fn for_node(path: &Path, writable: bool) -> Result<Self, CgroupError> {
         use std::os::unix::fs::MetadataExt;
         let err = |source| CgroupError::Device {
@@ -167,7 +169,7 @@ impl DeviceRule {
             minor: Some(nix::sys::stat::minor(rdev).try_into().unwrap_or(u32::MAX)),
             read: true,
             write: writable,
-            mknod: false,
+            mknod: true,
         })
     }
 
@@ -815,7 +817,7 @@ mod tests {
     #[test]
     fn device_rule_lines() {
         let rule = DeviceRule::for_node(Path::new("/dev/null"), true).unwrap();
-        assert_eq!(rule.to_line(), "c 1:3 rw");
+        assert_eq!(rule.to_line(), "c 1:3 rwm");
         DeviceRule::for_node(Path::new("/etc/hostname"), false).unwrap_err();
     }
 }
