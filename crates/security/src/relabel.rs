@@ -188,12 +188,23 @@ fn io_err<'a>(path: &'a Path, step: &'static str) -> impl FnOnce(io::Error) -> R
     }
 }
 
-/// errnos after which a label or owner change is skipped instead of failing (libvirt's
-/// policy: filesystems without labels or ownership, read-only filesystems).
-fn ignorable(err: &io::Error) -> bool {
+/// Whether a failed `setfilecon` is skipped with a warning instead of failing the start
+/// (libvirt's policy): filesystems without labels and read-only ones always; anything but a
+/// missing file when SELinux is not enforcing.
+fn label_error_is_soft(err: &io::Error, enforcing: bool) -> bool {
+    match err.raw_os_error() {
+        Some(libc::ENOTSUP | libc::EROFS) => true,
+        Some(libc::ENOENT) => false,
+        _ => !enforcing,
+    }
+}
+
+/// Whether a failed `chown` is skipped (libvirt's DAC policy: filesystems without ownership,
+/// root-squashed or read-only ones).
+fn chown_error_is_soft(err: &io::Error) -> bool {
     matches!(
         err.raw_os_error(),
-        Some(libc::ENOTSUP | libc::EROFS | libc::EINVAL | libc::ENOSYS)
+        Some(libc::ENOTSUP | libc::EINVAL | libc::EPERM | libc::EROFS)
     )
 }
 
@@ -345,7 +356,7 @@ impl Transaction {
     fn label(&mut self, path: &Path, wanted: &str, remember: bool) -> Result<(), RelabelError> {
         let current = match selinux::file_label(path) {
             Ok(label) => label.unwrap_or_default(),
-            Err(err) if ignorable(&err) => {
+            Err(err) if err.raw_os_error() == Some(libc::ENOTSUP) => {
                 self.applied.warnings.push(format!(
                     "Setting security context '{wanted}' on '{}' not supported",
                     path.display()
@@ -362,9 +373,9 @@ impl Transaction {
                         remember::recall(path, selinux::MODEL, boot)?;
                     }
                 }
-                if ignorable(&err) || !self.enforcing && err.raw_os_error() == Some(libc::EPERM) {
+                if label_error_is_soft(&err, self.enforcing) {
                     self.applied.warnings.push(format!(
-                        "Setting security context '{wanted}' on '{}' not supported",
+                        "Setting security context '{wanted}' on '{}' failed, not enforcing: {err}",
                         path.display()
                     ));
                     return Ok(());
@@ -398,7 +409,7 @@ impl Transaction {
                         remember::recall(path, dac::MODEL, boot)?;
                     }
                 }
-                if ignorable(&err) || err.raw_os_error() == Some(libc::EPERM) {
+                if chown_error_is_soft(&err) {
                     self.applied.warnings.push(format!(
                         "unable to set user and group to '{}:{}' on '{}': not supported",
                         wanted.uid,

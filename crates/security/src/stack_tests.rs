@@ -909,3 +909,40 @@ fn reserve_running_fails_cleanly_when_the_context_cannot_be_read() {
     let fresh = stack.generate(&domain("f", "", "", "")).unwrap();
     assert_eq!(fresh[1].label.as_deref(), Some("+1000001:+1000001"));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// T7: no two running guests ever share an MCS pair or a uid.
+    #[test]
+    fn t7_running_guests_never_share_a_pair_or_a_uid(
+        ops in proptest::collection::vec(proptest::prelude::any::<(bool, u8)>(), 1..60)
+    ) {
+        let host = Host::new();
+        let stack = host.stack();
+        let mut running: Vec<Vec<Seclabel>> = Vec::new();
+        for (start, pick) in ops {
+            if start || running.is_empty() {
+                running.push(stack.generate(&domain("g", "", "", "")).unwrap());
+            } else {
+                let labels = running.swap_remove(usize::from(pick) % running.len());
+                stack.release(&labels);
+            }
+            let mut pairs: Vec<String> = running
+                .iter()
+                .map(|l| l[0].label.clone().unwrap().rsplit_once(':').unwrap().1.to_owned())
+                .collect();
+            let mut uids: Vec<u32> = running
+                .iter()
+                .map(|l| stack.credentials(l).unwrap().uid)
+                .collect();
+            pairs.sort();
+            pairs.dedup();
+            uids.sort_unstable();
+            uids.dedup();
+            proptest::prop_assert_eq!(pairs.len(), running.len());
+            proptest::prop_assert_eq!(uids.len(), running.len());
+            proptest::prop_assert!(!uids.contains(&1_000_000));
+        }
+    }
+}
