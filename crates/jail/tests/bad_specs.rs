@@ -1,6 +1,7 @@
 //! Bad specs get one clear `moat-jail: <step>: <cause>` line, exit 126 (127
 //! for a missing program), and leave nothing mounted on the host and nothing
 //! in the guest's cgroups.
+#![allow(clippy::tests_outside_test_module, clippy::unwrap_used)] // a test crate: panics are failures
 
 mod common;
 

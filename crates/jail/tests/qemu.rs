@@ -2,6 +2,7 @@
 //! cgroup, Landlock, seccomp, QEMU's own `-sandbox`) answers QMP from the
 //! host through the run dir's socket, then quits. Once with TCG, once with
 //! KVM. The same QEMU unjailed is timed for comparison (printed, not asserted).
+#![allow(clippy::tests_outside_test_module, clippy::unwrap_used)] // a test crate: panics are failures
 
 mod common;
 

@@ -2,7 +2,7 @@
 //! a spec running `/usr/bin/python3` with an attack script, a runner with a
 //! timeout, and the parsing of `name=OK:…` / `name=ERR:ERRNO` outcome lines.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)] // shared by several test crates; panics are failures
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -231,7 +231,9 @@ pub struct CgroupGuard(pub GuestCgroup);
 
 impl CgroupGuard {
     pub fn new(id: &str, limits: &CgroupLimits) -> Self {
-        let cg = GuestCgroup::create(Path::new("/sys/fs/cgroup"), "moat-test", id, limits)
+        // A parent per test, so that removing it cannot race another test.
+        let parent = format!("moat-test-{id}");
+        let cg = GuestCgroup::create(Path::new("/sys/fs/cgroup"), &parent, id, limits)
             .unwrap_or_else(|e| panic!("cgroups are needed for this test: {e}"));
         Self(cg)
     }
@@ -244,6 +246,11 @@ impl Drop for CgroupGuard {
         }
         if let Err(e) = self.0.remove() {
             eprintln!("cgroup cleanup failed: {e}");
+        }
+        for dir in self.0.dirs() {
+            if let Some(parent) = dir.parent() {
+                let _ = std::fs::remove_dir(parent);
+            }
         }
     }
 }
