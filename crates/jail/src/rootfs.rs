@@ -4,7 +4,8 @@
 //! Runs in `moat-jail` after `unshare(CLONE_NEWNS)`, as root:
 //! 1. `/` becomes recursively slave, so nothing below propagates to the host
 //!    (while host unmounts still reach the jail).
-//! 2. A tmpfs (`mode=0755`, nosuid, nodev) is mounted on `new_root`.
+//! 2. A tmpfs (`mode=0755`, nosuid, nodev) is mounted on `new_root`, which
+//!    must be a root-owned directory and not a symlink.
 //! 3. Each bind is recreated at the same path under it: parents are `0755`
 //!    root dirs in the tmpfs, a symlink source becomes the same symlink (so the
 //!    merged-/usr `/lib -> usr/lib` works), a file or directory is bind-mounted
@@ -37,6 +38,18 @@ const NONE: Option<&str> = None;
 /// Steps 1–7 of the module doc.
 pub(crate) fn build_and_enter(spec: &JailSpec) -> Result<(), JailError> {
     let root = spec.new_root.as_path();
+    // mount(2) follows symlinks: new_root must be the daemon's own directory.
+    let root_ok = fs::symlink_metadata(root).and_then(|m| {
+        if m.is_dir() && m.uid() == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::other("not a root-owned directory"))
+        }
+    });
+    root_ok.map_err(|source| JailError::MountTmpfs {
+        path: root.to_owned(),
+        source,
+    })?;
     mount(NONE, "/", NONE, MsFlags::MS_REC | MsFlags::MS_SLAVE, NONE)
         .map_err(|e| JailError::MakeRootSlave(e.into()))?;
     mount(

@@ -125,3 +125,41 @@ fn garbage_on_stdin_is_refused() {
         "{line}"
     );
 }
+
+#[test]
+fn selinux_exec_label_failure_is_reported() {
+    // No SELinux on this host: the write must fail and say so, never be ignored.
+    let s = Scratch::new("selinux");
+    let mut spec = python_spec(&s, "selinux", uid(24), "print('ran')");
+    spec.selinux_exec_label = Some("system_u:system_r:svirt_t:s0:c1,c2".into());
+    let out = run(&spec);
+    assert_eq!(out.status.code(), Some(126));
+    assert!(out.stdout.is_empty(), "the program ran without its label");
+    let line = stderr_line(&out);
+    assert!(
+        line.starts_with("moat-jail: set selinux exec label system_u:system_r:svirt_t:s0:c1,c2: ")
+            || line.starts_with("moat-jail: open /proc/thread-self/attr/exec: "),
+        "{line}"
+    );
+}
+
+#[test]
+fn new_root_must_be_a_root_owned_directory() {
+    let s = Scratch::new("badroot");
+    let mut spec = python_spec(&s, "badroot", uid(25), "print('ran')");
+    chown(&s.path("root"), uid(25));
+    let out = run(&spec);
+    assert_eq!(out.status.code(), Some(126));
+    let line = stderr_line(&out);
+    let want = format!(
+        "moat-jail: mount tmpfs root at {}: not a root-owned directory",
+        s.path("root").display()
+    );
+    assert_eq!(line, want);
+    // A symlink to a root-owned directory is refused too.
+    std::os::unix::fs::symlink("/tmp", s.path("link")).unwrap();
+    spec.new_root = s.path("link");
+    let out = run(&spec);
+    assert_eq!(out.status.code(), Some(126));
+    assert!(!mounted_on_host(Path::new("/tmp")));
+}

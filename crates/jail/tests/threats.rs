@@ -455,3 +455,57 @@ fn wait_times_out_is_not_hit_by_fast_programs() {
     );
     assert!(!mounted_on_host(&s.path("root")));
 }
+
+#[test]
+fn passed_fds_stay_open_and_every_other_fd_is_closed() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let me = uid(10);
+    let s = Scratch::new("fds");
+    // Files outside every bind: reachable only through a passed fd (as taps are).
+    let passed = s.path("passed.img");
+    std::fs::write(&passed, b"by-fd").unwrap();
+    let leaked = s.path("leaked.img");
+    std::fs::write(&leaked, b"leak").unwrap();
+    let passed_file = std::fs::File::open(&passed).unwrap();
+    let leaked_file = std::fs::File::open(&leaked).unwrap();
+    // Above 100 in the parent, so dup2 onto 3 and 4 is never a no-op that
+    // would keep FD_CLOEXEC set.
+    let high = |f: &std::fs::File| {
+        nix::fcntl::fcntl(f.as_raw_fd(), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(100)).unwrap()
+    };
+    let (p, l) = (high(&passed_file), high(&leaked_file));
+    let script = r#"
+attempt("fd3", lambda: os.read(3, 16).decode())
+attempt("fd4", lambda: os.read(4, 16).decode())
+attempt("open_fds", lambda: sorted(int(f) for f in os.listdir("/proc/self/fd")))
+"#;
+    let mut spec = python_spec(&s, "fds", me, script);
+    spec.passed_fds = 1;
+    let mut cmd = jail::command(std::path::Path::new(JAIL), &spec).unwrap();
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    // SAFETY: dup2 is async-signal-safe and touches only fd numbers; `p` and
+    // `l` stay open in the parent until after spawn, and 3 and 4 are free in
+    // the child (std opens nothing there but 0-2 and a CLOEXEC error pipe,
+    // which dup2 over 3/4 cannot break: std allocates it before fork with
+    // O_CLOEXEC and reports through it only if exec fails).
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::unistd::dup2(p, 3)?;
+            nix::unistd::dup2(l, 4)?;
+            Ok(())
+        });
+    }
+    let out = wait(cmd.spawn().unwrap(), Duration::from_secs(30));
+    drop((passed_file, leaked_file));
+    nix::unistd::close(p).unwrap();
+    nix::unistd::close(l).unwrap();
+    let o = outcomes(&out);
+    o.assert_success();
+    assert_eq!(o.allowed("fd3"), "by-fd");
+    o.refused("fd4", &["EBADF"]);
+    // 0-2, the passed fd 3, and the one listdir itself opens.
+    let fds = o.allowed("open_fds");
+    assert!(fds == "[0, 1, 2, 3, 4]" || fds == "[0, 1, 2, 3]", "{fds}");
+}
