@@ -139,7 +139,9 @@ fn jailed(accel: &str, n: u32) -> Duration {
             .devices
             .push(DeviceRule::for_node(Path::new(d), *d != "/dev/urandom").unwrap());
     }
+    let t = Instant::now();
     let cg = CgroupGuard::new(&format!("qemu-{accel}-{}", std::process::id()), &limits);
+    let cg_create = t.elapsed();
 
     let mut spec = python_spec(&s, &format!("qemu-{accel}"), me, "");
     spec.program = QEMU.into();
@@ -246,8 +248,12 @@ fn jailed(accel: &str, n: u32) -> Duration {
         "QEMU did not clean up its pidfile"
     );
     assert!(!mounted_on_host(&s.path("root")));
+    let t = Instant::now();
+    drop(cg);
     eprintln!(
-        "{accel} jailed: QMP ready {ready:?}; tasks {}; log: {}",
+        "{accel} jailed: QMP ready {ready:?}; cgroup create {cg_create:?}, remove {:?}; \
+         tasks {}; log: {}",
+        t.elapsed(),
         tasks.len(),
         log.trim()
     );
