@@ -12,7 +12,7 @@ ensure_packages "${BUILD_PACKAGES[@]}" libvirt-clients qemu-system-x86
 ensure_rust
 
 echo "==> building (release)"
-cargo build --release --locked -p moatd
+cargo build --release --locked -p moatd -p jail
 
 echo "==> building the demo guest (kernel + busybox initramfs, cached in target/test-guest)"
 bash scripts/test-guest/build.sh "$PWD/target/test-guest"

@@ -35,6 +35,13 @@ pub enum AccessDriverName {
 /// Where the `rules` driver reads its file when `access_rules_file` is not set.
 pub const DEFAULT_RULES_FILE: &str = "/etc/moat/access-rules.toml";
 
+/// The uids and gids guests get when `guest_uid_min`/`guest_uid_max` are not set: far above
+/// any user a host's passwd database normally holds.
+pub const DEFAULT_GUEST_IDS: std::ops::RangeInclusive<u32> = 1_000_000..=1_065_535;
+
+/// The image directories when `image_dirs` is not set: Moat's central store and libvirt's.
+pub const DEFAULT_IMAGE_DIRS: &[&str] = &["/var/lib/moat/images", "/var/lib/libvirt/images"];
+
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -68,6 +75,26 @@ pub struct Config {
     pub security_require_confined: bool,
     /// The daemon changes ownership of guest resources (qemu.conf).
     pub dynamic_ownership: bool,
+    /// Original owners and labels are remembered in `trusted.libvirt.security.*` xattrs
+    /// (qemu.conf).
+    pub remember_owner: bool,
+    /// The range each running guest gets its own uid and gid from (`guest_uid_min`,
+    /// `guest_uid_max`).
+    pub guest_ids: std::ops::RangeInclusive<u32>,
+    /// Directories guest disks must lie under (`image_dirs`; guide 2.2, central image store).
+    pub image_dirs: Vec<PathBuf>,
+    /// Whether a guest may be given a whole host disk writable (`allow_whole_disks`).
+    pub allow_whole_disks: bool,
+    /// Most processes and threads one guest's QEMU may have (`guest_pids_max`).
+    pub guest_pids_max: u64,
+    /// The cgroup below which each guest gets its own (`cgroup_parent`).
+    pub cgroup_parent: String,
+    /// The `moat-jail` program (`jail_binary`); `None` looks beside `moatd`.
+    pub jail_binary: Option<PathBuf>,
+    /// For tests on hosts without SELinux only (`selinux_test_context`): the SELinux model
+    /// runs as if the daemon had this context; files are labelled for real, the process label
+    /// of QEMU cannot be.
+    pub selinux_test_context: Option<String>,
     /// libvirtd.conf options present in the file that Moat does not act on.
     pub ignored: Vec<String>,
 }
@@ -90,6 +117,14 @@ impl Default for Config {
             security_default_confined: true,
             security_require_confined: false,
             dynamic_ownership: true,
+            remember_owner: true,
+            guest_ids: DEFAULT_GUEST_IDS,
+            image_dirs: DEFAULT_IMAGE_DIRS.iter().map(PathBuf::from).collect(),
+            allow_whole_disks: false,
+            guest_pids_max: 1024,
+            cgroup_parent: "moat".into(),
+            jail_binary: None,
+            selinux_test_context: None,
             ignored: Vec::new(),
         }
     }
@@ -208,6 +243,7 @@ impl Config {
     pub fn from_table(table: &toml::Table) -> Result<Self, ConfigError> {
         let mut config = Self::default();
         let mut problems = Vec::new();
+        let (mut guest_min, mut guest_max) = (None, None);
         let values: BTreeMap<&str, &toml::Value> =
             table.iter().map(|(k, v)| (k.as_str(), v)).collect();
         for (&key, &value) in &values {
@@ -285,6 +321,50 @@ impl Config {
                     Some(b) => config.dynamic_ownership = b,
                     None => problem("expected 0, 1, true or false".into()),
                 },
+                "remember_owner" => match boolean(value) {
+                    Some(b) => config.remember_owner = b,
+                    None => problem("expected 0, 1, true or false".into()),
+                },
+                "guest_uid_min" => match count(value, 1000, u32::MAX as usize) {
+                    Ok(n) => guest_min = u32::try_from(n).ok(),
+                    Err(m) => problem(m),
+                },
+                "guest_uid_max" => match count(value, 1000, u32::MAX as usize - 1) {
+                    Ok(n) => guest_max = u32::try_from(n).ok(),
+                    Err(m) => problem(m),
+                },
+                "image_dirs" => match string_list(value) {
+                    Some(list) if list.iter().all(|d| d.starts_with('/')) => {
+                        config.image_dirs = list.into_iter().map(PathBuf::from).collect()
+                    }
+                    _ => problem("expected a list of absolute directory paths".into()),
+                },
+                "allow_whole_disks" => match boolean(value) {
+                    Some(b) => config.allow_whole_disks = b,
+                    None => problem("expected 0, 1, true or false".into()),
+                },
+                "guest_pids_max" => match count(value, 16, 1_000_000) {
+                    Ok(n) => config.guest_pids_max = u64::try_from(n).unwrap_or(u64::MAX),
+                    Err(m) => problem(m),
+                },
+                "cgroup_parent" => match value.as_str() {
+                    Some(name) if valid_group_name(name) => config.cgroup_parent = name.to_owned(),
+                    _ => {
+                        problem("expected one cgroup name (letters, digits, '_', '-', '.')".into())
+                    }
+                },
+                "jail_binary" => match value.as_str() {
+                    Some(path) if path.starts_with('/') => {
+                        config.jail_binary = Some(PathBuf::from(path))
+                    }
+                    _ => problem("expected an absolute path".into()),
+                },
+                "selinux_test_context" => match value.as_str() {
+                    Some(context) if context.parse::<seclabel::Context>().is_ok() => {
+                        config.selinux_test_context = Some(context.to_owned())
+                    }
+                    _ => problem("expected an SELinux context (user:role:type:level)".into()),
+                },
                 "listen_tcp" | "listen_tls" => match boolean(value) {
                     Some(false) => config.ignored.push(key.to_owned()),
                     Some(true) => problem(
@@ -305,6 +385,18 @@ impl Config {
                 _ if IGNORED.contains(&key) => config.ignored.push(key.to_owned()),
                 _ => problem("unknown option".into()),
             }
+        }
+        let (min, max) = (
+            guest_min.unwrap_or(*DEFAULT_GUEST_IDS.start()),
+            guest_max.unwrap_or(*DEFAULT_GUEST_IDS.end()),
+        );
+        if min > max {
+            problems.push(OptionProblem {
+                key: "guest_uid_min".into(),
+                message: format!("{min} is above guest_uid_max {max}"),
+            });
+        } else {
+            config.guest_ids = min..=max;
         }
         if problems.is_empty() {
             Ok(config)

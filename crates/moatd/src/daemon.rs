@@ -54,6 +54,69 @@ pub enum StartError {
     /// A socket cannot be set up.
     #[error(transparent)]
     Listen(#[from] ListenError),
+    /// The security stack cannot work on this host as configured.
+    #[error("cannot set up the security drivers")]
+    Security(#[source] security::StackError),
+    /// The jail program is missing.
+    #[error(
+        "the jail program {path} does not exist; build it (cargo build -p jail) or set jail_binary"
+    )]
+    NoJail {
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+}
+
+/// Builds the security stack the configuration asks for on this host.
+fn security_stack(config: &Config) -> Result<security::SecurityStack, StartError> {
+    let selinux: Option<Box<dyn security::ProcessContext>> = match &config.selinux_test_context {
+        Some(context) => {
+            tracing::warn!(%context, "selinux_test_context is set: SELinux is simulated for tests; \
+                QEMU's process label is not applied");
+            Some(Box::new(security::FakeContext::new(context)))
+        }
+        None => security::KernelContext::probe()
+            .map(|c| Box::new(c) as Box<dyn security::ProcessContext>),
+    };
+    let host = security::HostSecurity {
+        selinux,
+        landlock_abi: jail::landlock_abi(),
+        proc_root: PathBuf::from("/proc"),
+        passwd_root: PathBuf::from("/"),
+    };
+    let settings = security::SecurityConfig {
+        drivers: config.security_driver.clone(),
+        default_confined: config.security_default_confined,
+        require_confined: config.security_require_confined,
+        dynamic_ownership: config.dynamic_ownership,
+        remember_owner: config.remember_owner,
+        guest_ids: config.guest_ids.clone(),
+        privileged: rustix::process::geteuid().is_root(),
+    };
+    let stack = security::SecurityStack::new(&settings, host).map_err(StartError::Security)?;
+    tracing::info!(
+        primary = stack.primary_model(),
+        models = ?stack.models().iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
+        landlock_abi = ?jail::landlock_abi(),
+        "security drivers"
+    );
+    Ok(stack)
+}
+
+/// `moat-jail` beside the running `moatd`, else in /usr/libexec.
+fn jail_binary(config: &Config) -> Result<PathBuf, StartError> {
+    let path = config.jail_binary.clone().unwrap_or_else(|| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|dir| dir.join("moat-jail")))
+            .filter(|candidate| candidate.exists())
+            .unwrap_or_else(|| PathBuf::from("/usr/libexec/moat-jail"))
+    });
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(StartError::NoJail { path })
+    }
 }
 
 /// Where the daemon keeps things.
@@ -138,7 +201,11 @@ impl Daemon {
             audit,
             HostInfo::new("/"),
             (paths.run_dir.clone(), paths.state_dir.clone()),
-            Lifecycle::probe(emulator.path.as_deref()),
+            Lifecycle::probe(
+                emulator.path.as_deref(),
+                security_stack(&config)?,
+                jail_binary(&config)?,
+            ),
         );
         let report = driver.load().map_err(StartError::Load)?;
         for skipped in &report.skipped {

@@ -317,13 +317,13 @@ pub fn route(procedure: RemoteProcedure) -> Option<Handler> {
                 })
             })
         },
-        R::NodeGetSecurityModel => |_, _, c| {
-            // No security model is active until the security stack lands: an empty model
-            // makes virsh print no security lines and skip DOMAIN_GET_SECURITY_LABEL.
+        R::NodeGetSecurityModel => |d, _, c| {
+            // The primary model of the stack; "none" makes virsh print no label line.
             run::<p::NodeGetSecurityModel>(c, |()| {
+                let stack = d.security();
                 Ok(NodeGetSecurityModelRet {
-                    model: c_chars(""),
-                    doi: c_chars(""),
+                    model: c_chars(stack.primary_model()),
+                    doi: c_chars(stack.doi()),
                 })
             })
         },
@@ -563,20 +563,34 @@ pub fn route(procedure: RemoteProcedure) -> Option<Handler> {
         },
         R::DomainGetSecurityLabel => |d, ctx, c| {
             run::<p::DomainGetSecurityLabel>(c, |args| {
-                ctx.domain(d, c.procedure, &args.dom, 0)?;
-                Ok(DomainGetSecurityLabelRet {
-                    label: c_chars(""),
-                    enforcing: 0,
+                let uuid = ctx.domain(d, c.procedure, &args.dom, 0)?;
+                // The primary model's label; empty for a guest that is not running.
+                let label = d.process_labels(&uuid).into_iter().next();
+                Ok(match label {
+                    Some(label) => DomainGetSecurityLabelRet {
+                        label: c_chars(&label.label),
+                        enforcing: bool_int(label.enforcing),
+                    },
+                    None => DomainGetSecurityLabelRet {
+                        label: c_chars(""),
+                        enforcing: 0,
+                    },
                 })
             })
         },
         R::DomainGetSecurityLabelList => |d, ctx, c| {
             run::<p::DomainGetSecurityLabelList>(c, |args| {
-                ctx.domain(d, c.procedure, &args.dom, 0)?;
-                Ok(DomainGetSecurityLabelListRet {
-                    labels: Vec::new(),
-                    ret: 0,
-                })
+                let uuid = ctx.domain(d, c.procedure, &args.dom, 0)?;
+                let labels: Vec<DomainGetSecurityLabelRet> = d
+                    .process_labels(&uuid)
+                    .into_iter()
+                    .map(|label| DomainGetSecurityLabelRet {
+                        label: c_chars(&label.label),
+                        enforcing: bool_int(label.enforcing),
+                    })
+                    .collect();
+                let ret = i32::try_from(labels.len()).unwrap_or(i32::MAX);
+                Ok(DomainGetSecurityLabelListRet { labels, ret })
             })
         },
         R::DomainGetMessages => |d, ctx, c| {

@@ -59,12 +59,12 @@ pub fn driver_error(err: &DriverError) -> RemoteError {
             "invalid argument",
         ),
         DriverError::Denied(_) => (ACCESS_DENIED, ACCESS, "access denied"),
-        DriverError::Unsupported(_) => (
+        DriverError::Unsupported(_) | DriverError::Policy(_) => (
             error_code::CONFIG_UNSUPPORTED,
             error_domain::QEMU,
             "unsupported configuration",
         ),
-        DriverError::Launch(_) => (
+        DriverError::Launch(_) | DriverError::Security(_) => (
             error_code::OPERATION_FAILED,
             error_domain::QEMU,
             "operation failed",

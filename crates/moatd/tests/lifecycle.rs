@@ -132,7 +132,7 @@ fn a_killed_qemu_is_noticed_and_the_guest_can_start_again() {
     let daemon = TestDaemon::start();
     define(&daemon, "g2", "20000000-0000-4000-8000-000000000002");
     ok(daemon.virsh(&["start", "g2"]));
-    let pidfile = daemon.run_dir().join("qemu/g2/qemu.pid");
+    let pidfile = daemon.run_dir().join("qemu/g2.pid");
     wait_for("the pidfile", Duration::from_secs(10), || pidfile.exists());
     let pid: i32 = std::fs::read_to_string(&pidfile)
         .unwrap()

@@ -8,7 +8,7 @@
 //! 2. machine: `-machine TYPE,…`, `-accel kvm|tcg`, `-cpu`, `-m`, `-smp`, `-rtc`, `-boot`, direct
 //!    kernel boot, `-no-shutdown`/`-no-reboot` from the lifecycle actions, `-S` when paused;
 //! 3. control: QMP on a unix socket in the run directory (`-chardev socket,…,server=on,wait=off`
-//!    and `-mon …,mode=control`), `-pidfile`; never `-daemonize`, the daemon supervises;
+//!    and `-mon …,mode=control`); no `-pidfile`, the daemon writes it; never `-daemonize`, the daemon supervises;
 //! 4. devices: controllers, disks (`-blockdev` file/host_device node under a raw/qcow2 format
 //!    node, then `-device`), interfaces (`-netdev user` or `-netdev tap,fd=N`), serial ports and
 //!    consoles (`-chardev` + `-device isa-serial`), inputs, graphics (`-vnc` or
@@ -285,11 +285,26 @@ impl<'a> Builder<'a> {
         if domain.sysinfo.is_some() {
             self.refuse("<sysinfo>", "SMBIOS tables are not supported yet");
         }
+        // The daemon's cgroups enforce <memtune><hard_limit> and <cputune><shares>; the rest
+        // of the tuning elements are not applied yet.
+        let memtune_other = domain.memtune.as_ref().is_some_and(|m| {
+            m.soft_limit.is_some()
+                || m.swap_hard_limit.is_some()
+                || m.min_guarantee.is_some()
+                || !m.extra.is_empty()
+        });
+        let cputune_other = domain.cputune.as_ref().is_some_and(|c| {
+            !c.vcpupins.is_empty()
+                || c.emulatorpin.is_some()
+                || c.period.is_some()
+                || c.quota.is_some()
+                || !c.extra.is_empty()
+        });
         for (element, present) in [
             ("<blkiotune>", domain.blkiotune.is_some()),
-            ("<memtune>", domain.memtune.is_some()),
+            ("<memtune> (other than <hard_limit>)", memtune_other),
             ("<numatune>", domain.numatune.is_some()),
-            ("<cputune>", domain.cputune.is_some()),
+            ("<cputune> (other than <shares>)", cputune_other),
             ("<memoryBacking>", domain.memory_backing.is_some()),
         ] {
             if present {
@@ -725,10 +740,6 @@ impl<'a> Builder<'a> {
         );
         self.push("-chardev", qmp);
         self.push("-mon", "chardev=charmonitor,id=monitor,mode=control");
-        self.push(
-            "-pidfile",
-            self.paths.pidfile.to_string_lossy().into_owned(),
-        );
     }
 
     fn finish(self) -> Result<QemuArgv, ArgvError> {

@@ -110,3 +110,15 @@ pub mod jail;
 pub mod paths;
 pub mod qmp;
 pub mod supervise;
+
+/// An error and its sources, joined with ": ".
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(next) = source {
+        out.push_str(": ");
+        out.push_str(&next.to_string());
+        source = next.source();
+    }
+    out
+}

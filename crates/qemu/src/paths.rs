@@ -5,7 +5,7 @@
 //! | file | path | lifetime |
 //! |---|---|---|
 //! | QMP socket | `RUN/qemu/NAME/qmp.sock` | while QEMU runs |
-//! | pidfile | `RUN/qemu/NAME/qemu.pid` | while QEMU runs |
+//! | pidfile (written by the daemon, outside the directory the guest's QEMU may write) | `RUN/qemu/NAME.pid` | while QEMU runs |
 //! | VNC socket (when the domain asks for one without a path) | `RUN/qemu/NAME/vnc.sock` | while QEMU runs |
 //! | channel sockets (unix channels without a path) | `RUN/qemu/NAME/<target name>.sock` | while QEMU runs |
 //! | log (QEMU's stdout and stderr) | `STATE/qemu/NAME.log` | kept, appended to on each start |
@@ -42,7 +42,9 @@ pub struct RuntimePaths {
     pub run_dir: PathBuf,
     /// The QMP socket, where QEMU listens.
     pub qmp_socket: PathBuf,
-    /// QEMU's pidfile (written by QEMU itself with `-pidfile`).
+    /// QEMU's pidfile, written by the daemon after the spawn. It lies outside the run
+    /// directory, which belongs to the guest's own uid once confined, so a compromised QEMU
+    /// cannot point the daemon at another process.
     pub pidfile: PathBuf,
     /// The VNC socket used when a `<graphics type='vnc'>` listens on a socket without a path.
     pub vnc_socket: PathBuf,
@@ -67,7 +69,7 @@ impl RuntimePaths {
         let run_dir = run_root.join("qemu").join(name);
         let paths = RuntimePaths {
             qmp_socket: run_dir.join("qmp.sock"),
-            pidfile: run_dir.join("qemu.pid"),
+            pidfile: run_root.join("qemu").join(format!("{name}.pid")),
             vnc_socket: run_dir.join("vnc.sock"),
             log_file: state_root.join("qemu").join(format!("{name}.log")),
             run_dir,
@@ -106,7 +108,7 @@ mod tests {
                 .unwrap();
         assert_eq!(paths.run_dir, Path::new("/run/moat/qemu/web1"));
         assert_eq!(paths.qmp_socket, Path::new("/run/moat/qemu/web1/qmp.sock"));
-        assert_eq!(paths.pidfile, Path::new("/run/moat/qemu/web1/qemu.pid"));
+        assert_eq!(paths.pidfile, Path::new("/run/moat/qemu/web1.pid"));
         assert_eq!(paths.vnc_socket, Path::new("/run/moat/qemu/web1/vnc.sock"));
         assert_eq!(paths.log_file, Path::new("/var/lib/moat/qemu/web1.log"));
     }

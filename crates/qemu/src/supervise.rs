@@ -3,13 +3,16 @@
 //! **Launch** ([`launch`]), the one place QEMU is started:
 //!
 //! 1. refuse if the pidfile names a live QEMU of this guest (call [`reattach`] first after a
-//!    restart); create the run directory (0700) and the log directory, remove stale runtime
-//!    files;
+//!    restart); remove stale runtime files; create the run directory (0700, owned by the
+//!    guest's uid when confined: QEMU makes its sockets there) and the log directory;
 //! 2. open the log file for appending (0600) and write a header with the command line;
 //! 3. build the [`Command`] from the [`LaunchSpec`] (pure: [`LaunchSpec::command`]): empty
 //!    environment but `LC_ALL=C`, stdin `/dev/null`, stdout and stderr to the log;
+//!    when the launch is confined ([`Confinement`]), the command is `moat-jail` with the jail's
+//!    spec on its stdin: it confines itself and executes QEMU in place, under the same pid;
 //! 4. add the pre-exec child steps ([`jail`]): `setsid`, tap fds, the hook;
-//! 5. spawn, and open a pidfd for the child at once (it cannot be reaped before we do);
+//! 5. spawn, open a pidfd for the child at once (it cannot be reaped before we do), and write
+//!    the pidfile (outside the run directory, which the guest's QEMU can write);
 //! 6. poll for the QMP socket every 5 ms until it accepts the handshake, while watching the
 //!    pidfd: a QEMU that exits early (bad argument, missing kernel) fails the launch with the
 //!    tail of its log; one that does not answer in [`LaunchOptions::ready_timeout`] is killed.
@@ -181,6 +184,34 @@ pub enum SuperviseError {
         #[source]
         source: io::Error,
     },
+    /// The jail's spec was refused or could not be handed over.
+    #[error("cannot prepare the jail {program}: {reason}")]
+    Jail {
+        /// The jail program.
+        program: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The run directory could not be handed to the guest's uid.
+    #[error("cannot give {path} to uid {uid}")]
+    Chown {
+        /// The directory.
+        path: PathBuf,
+        /// The guest's uid.
+        uid: u32,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The pidfile could not be written.
+    #[error("cannot write pidfile {path}")]
+    Pidfile {
+        /// The pidfile.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
     /// The daemon could not become a child subreaper.
     #[error("cannot become a child subreaper")]
     Subreaper {
@@ -225,6 +256,19 @@ pub struct LaunchSpec {
     pub tap_fds: Vec<OwnedFd>,
     /// The environment QEMU gets (the daemon's is not inherited).
     pub env: Vec<(OsString, OsString)>,
+    /// How QEMU is confined; `None` starts it directly (only for tests of the plain path).
+    pub confinement: Option<Confinement>,
+}
+
+/// QEMU started through `moat-jail`, which confines itself as its [`jail::JailSpec`] says and
+/// then executes QEMU in place (same pid).
+#[derive(Debug, Clone)]
+pub struct Confinement {
+    /// The `moat-jail` program.
+    pub jail_binary: PathBuf,
+    /// What the jail does. Its `program`, `args`, `env` and `passed_fds` are filled in from the
+    /// launch spec; the rest (uid, binds, devices, cgroups, Landlock, seccomp) is the caller's.
+    pub spec: ::jail::JailSpec,
 }
 
 impl LaunchSpec {
@@ -236,7 +280,37 @@ impl LaunchSpec {
             uuid,
             tap_fds: Vec::new(),
             env: vec![("LC_ALL".into(), "C".into())],
+            confinement: None,
         }
+    }
+
+    /// The command to spawn: QEMU itself, or `moat-jail` with the full spec on its stdin.
+    fn spawn_command(&self) -> Result<Command, SuperviseError> {
+        let Some(confinement) = &self.confinement else {
+            return Ok(self.command());
+        };
+        let mut spec = confinement.spec.clone();
+        spec.program = self.argv.program.clone();
+        spec.args = self.argv.args.clone();
+        spec.env = self
+            .env
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.to_string_lossy().into_owned(),
+                )
+            })
+            .collect();
+        spec.passed_fds = u32::try_from(self.tap_fds.len()).unwrap_or(u32::MAX);
+        let mut command = ::jail::command(&confinement.jail_binary, &spec).map_err(|err| {
+            SuperviseError::Jail {
+                program: confinement.jail_binary.clone(),
+                reason: crate::error_chain(&err),
+            }
+        })?;
+        command.current_dir("/");
+        Ok(command)
     }
 
     /// The command, without stdout/stderr (the log) and the pre-exec steps that [`launch`]
@@ -435,11 +509,24 @@ pub async fn launch(
     if let Some(running) = find_live(paths, spec.uuid, proc_root)? {
         return Err(SuperviseError::AlreadyRunning { pid: running.pid });
     }
+    if let Some(parent) = paths.pidfile.parent() {
+        create_dir(parent, 0o755)?;
+    }
+    remove_runtime_files(paths)?;
     create_dir(&paths.run_dir, 0o700)?;
+    if let Some(confinement) = &spec.confinement {
+        let (uid, gid) = (confinement.spec.uid, confinement.spec.gid);
+        std::os::unix::fs::chown(&paths.run_dir, Some(uid), Some(gid)).map_err(|source| {
+            SuperviseError::Chown {
+                path: paths.run_dir.clone(),
+                uid,
+                source,
+            }
+        })?;
+    }
     if let Some(parent) = paths.log_file.parent() {
         create_dir(parent, 0o700)?;
     }
-    remove_runtime_files(paths)?;
     let log_error = |source| SuperviseError::Log {
         path: paths.log_file.clone(),
         source,
@@ -459,7 +546,13 @@ pub async fn launch(
 
     let passed = jail::prepare_passed_fds(&spec.tap_fds)
         .map_err(|source| SuperviseError::PassFds { source })?;
-    let mut command = spec.command();
+    let mut command = match spec.spawn_command() {
+        Ok(command) => command,
+        Err(err) => {
+            cleanup(paths)?;
+            return Err(err);
+        }
+    };
     command.stdout(log).stderr(stderr);
     jail::install(&mut command, &passed, options.pre_exec);
     let child = match command.spawn() {
@@ -478,6 +571,15 @@ pub async fn launch(
     let pid = raw_pid.as_raw_nonzero().get();
     // Dropping a std Child neither kills nor reaps; the pidfd below does the watching.
     drop(child);
+    if let Err(source) = write_pidfile(&paths.pidfile, pid) {
+        let _ = rustix::process::kill_process(raw_pid, Signal::KILL);
+        let _ = rustix::process::waitpid(Some(raw_pid), rustix::process::WaitOptions::empty());
+        cleanup(paths)?;
+        return Err(SuperviseError::Pidfile {
+            path: paths.pidfile.clone(),
+            source,
+        });
+    }
     let process = match QemuProcess::watch(pid, spec.paths.clone()) {
         Ok(process) => process,
         Err(err) => {
@@ -633,17 +735,13 @@ fn cmdline_names_uuid(cmdline: &[u8], uuid: Uuid) -> bool {
     false
 }
 
-/// Removes a guest's runtime files and its run directory (when empty); keeps the log.
+/// Removes a guest's runtime files, its pidfile and its run directory with whatever the guest's
+/// QEMU left in it (symlinks are removed, never followed); keeps the log.
 pub fn cleanup(paths: &RuntimePaths) -> Result<(), SuperviseError> {
     remove_runtime_files(paths)?;
-    match fs::remove_dir(&paths.run_dir) {
+    match fs::remove_dir_all(&paths.run_dir) {
         Ok(()) => Ok(()),
-        Err(err)
-            if err.kind() == io::ErrorKind::NotFound
-                || err.raw_os_error() == Some(libc::ENOTEMPTY) =>
-        {
-            Ok(())
-        }
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(source) => Err(SuperviseError::Cleanup {
             path: paths.run_dir.clone(),
             source,
@@ -652,23 +750,7 @@ pub fn cleanup(paths: &RuntimePaths) -> Result<(), SuperviseError> {
 }
 
 fn remove_runtime_files(paths: &RuntimePaths) -> Result<(), SuperviseError> {
-    // Sockets QEMU made in the run directory (channels without a path, see argv).
-    let sockets: Vec<PathBuf> = fs::read_dir(&paths.run_dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|entry| {
-            entry
-                .file_type()
-                .is_ok_and(|kind| std::os::unix::fs::FileTypeExt::is_socket(&kind))
-        })
-        .map(|entry| entry.path())
-        .collect();
-    for file in paths
-        .runtime_files()
-        .into_iter()
-        .chain(sockets.iter().map(PathBuf::as_path))
-    {
+    for file in paths.runtime_files() {
         match fs::remove_file(file) {
             Ok(()) => {}
             Err(err) if err.kind() == io::ErrorKind::NotFound => {}
@@ -681,6 +763,23 @@ fn remove_runtime_files(paths: &RuntimePaths) -> Result<(), SuperviseError> {
         }
     }
     Ok(())
+}
+
+/// Writes `pid` to `path` atomically (a temporary file renamed over it), mode 0644.
+fn write_pidfile(path: &Path, pid: i32) -> io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&tmp)?;
+    writeln!(file, "{pid}")?;
+    file.sync_all()?;
+    fs::rename(&tmp, path)
 }
 
 fn create_dir(path: &Path, mode: u32) -> Result<(), SuperviseError> {

@@ -368,10 +368,19 @@ impl Driver {
                 function: "virDomainGetXMLDesc",
             });
         }
+        let live = if flags & XML_INACTIVE == 0 {
+            self.live_labels(uuid).map(|(labels, _)| labels)
+        } else {
+            None
+        };
         self.with(uuid, |object| {
             let mut def: Domain = object.def.clone();
             if flags & XML_INACTIVE == 0 {
                 def.id = object.id;
+            }
+            if let Some(labels) = live {
+                // The labels this run got, as libvirt's live XML shows them.
+                def.seclabels = labels;
             }
             format(
                 &def,

@@ -25,7 +25,9 @@ use serde_json::json;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use super::confine;
 use super::domain::DomainSummary;
+use super::isolation::Confined;
 use super::{Driver, DriverError};
 use crate::errors::chain;
 use crate::identity::PeerIdentity;
@@ -81,11 +83,23 @@ impl StopCause {
     }
 }
 
+/// What a running guest was confined with, undone when it stops.
+#[derive(Debug)]
+pub struct LiveSecurity {
+    /// The definition as started (its resources are what was labelled).
+    pub def: domxml::Domain,
+    /// The labels generated for this run, one per model of the stack.
+    pub labels: Vec<domxml::model::Seclabel>,
+    /// The guest's cgroup.
+    pub cgroup: Option<jail::cgroup::GuestCgroup>,
+}
+
 /// One running QEMU.
 #[derive(Debug)]
 pub struct Guest {
-    process: Arc<QemuProcess>,
+    pub(super) process: Arc<QemuProcess>,
     qmp: QmpClient,
+    pub(super) security: LiveSecurity,
     stop_cause: AtomicU8,
     /// Becomes true once the watcher has recorded the end.
     ended: watch::Receiver<bool>,
@@ -96,26 +110,45 @@ pub struct Guest {
 pub struct Lifecycle {
     kvm: Kvm,
     sandbox: Sandbox,
+    security: security::SecurityStack,
+    jail_binary: std::path::PathBuf,
     guests: std::sync::Mutex<HashMap<Uuid, Arc<Guest>>>,
     starting: std::sync::Mutex<std::collections::HashSet<Uuid>>,
     next_id: AtomicU32,
 }
 
 impl Lifecycle {
-    /// Probes KVM and `-sandbox` support once.
-    pub fn probe(emulator: Option<&std::path::Path>) -> Self {
+    /// Probes KVM and `-sandbox` support once; `security` is the stack every guest is
+    /// confined with, `jail_binary` the `moat-jail` program.
+    pub fn probe(
+        emulator: Option<&std::path::Path>,
+        security: security::SecurityStack,
+        jail_binary: std::path::PathBuf,
+    ) -> Self {
         let sandbox = emulator.map_or(Sandbox::Unsupported, qemu::host::probe_sandbox);
         Self {
             kvm: qemu::host::probe_kvm(std::path::Path::new("/")),
             sandbox,
+            security,
+            jail_binary,
             guests: std::sync::Mutex::new(HashMap::new()),
             starting: std::sync::Mutex::new(std::collections::HashSet::new()),
             next_id: AtomicU32::new(1),
         }
     }
 
-    fn guest(&self, uuid: &Uuid) -> Option<Arc<Guest>> {
+    pub(super) fn guest(&self, uuid: &Uuid) -> Option<Arc<Guest>> {
         lock(&self.guests).get(uuid).cloned()
+    }
+
+    /// The `moat-jail` program.
+    pub fn jail_binary(&self) -> &std::path::Path {
+        &self.jail_binary
+    }
+
+    /// The security stack.
+    pub fn security(&self) -> &security::SecurityStack {
+        &self.security
     }
 }
 
@@ -169,7 +202,7 @@ impl Driver {
         flags: u32,
         who: &PeerIdentity,
     ) -> Result<DomainSummary, DriverError> {
-        let result = self.start_inner(uuid, flags).await;
+        let result = self.start_inner(uuid, flags, who).await;
         self.audit.record_result(
             who,
             "DOMAIN_CREATE",
@@ -183,6 +216,7 @@ impl Driver {
         self: &Arc<Self>,
         uuid: &Uuid,
         flags: u32,
+        who: &PeerIdentity,
     ) -> Result<DomainSummary, DriverError> {
         if flags & !START_PAUSED != 0 {
             return Err(DriverError::UnsupportedFlags {
@@ -227,12 +261,24 @@ impl Driver {
         };
         let argv =
             argv::build(&def, &host, &paths).map_err(|e| DriverError::Unsupported(chain(&e)))?;
-        let running = supervise::launch(
-            LaunchSpec::new(argv, paths, *uuid),
-            LaunchOptions::default(),
-        )
-        .await
-        .map_err(|e| DriverError::Launch(chain(&e)))?;
+        confine::check_disks(&def, &self.config).map_err(DriverError::Policy)?;
+        let labels = self
+            .lifecycle
+            .security
+            .generate(&def)
+            .map_err(|e| DriverError::Security(chain(&e)))?;
+        let mut started = Confined::new(self, &def, labels, who);
+        let confinement = started.prepare(&paths, &argv.program)?;
+        let mut spec = LaunchSpec::new(argv, paths, *uuid);
+        spec.confinement = Some(confinement);
+        let running = match supervise::launch(spec, LaunchOptions::default()).await {
+            Ok(running) => running,
+            Err(err) => {
+                started.undo();
+                return Err(DriverError::Launch(chain(&err)));
+            }
+        };
+        let security = started.finish();
         let (state, reason) = if paused {
             (DomainState::Paused, PAUSED_USER)
         } else {
@@ -243,8 +289,8 @@ impl Driver {
             running.process,
             running.qmp,
             running.events,
-            state,
-            reason,
+            security,
+            (state, reason),
         );
         if let Some(summary) = &summary {
             self.emit(summary.clone(), EVENT_STARTED.0, EVENT_STARTED.1);
@@ -265,8 +311,8 @@ impl Driver {
         process: QemuProcess,
         qmp: QmpClient,
         events: QmpEvents,
-        state: DomainState,
-        reason: StateReason,
+        security: LiveSecurity,
+        (state, reason): (DomainState, StateReason),
     ) -> Option<DomainSummary> {
         let process = Arc::new(process);
         let id = self.lifecycle.next_id.fetch_add(1, Ordering::Relaxed);
@@ -282,17 +328,18 @@ impl Driver {
                 None => None,
             }
         };
-        if summary.is_none() {
-            let _ = process.kill();
-            return None;
-        }
         let (ended_tx, ended) = watch::channel(false);
         let guest = Arc::new(Guest {
             process: Arc::clone(&process),
             qmp,
+            security,
             stop_cause: AtomicU8::new(StopCause::Unexpected as u8),
             ended,
         });
+        if summary.is_none() {
+            // The guest vanished meanwhile: stop the QEMU; the watcher undoes its confinement.
+            let _ = process.kill();
+        }
         lock(&self.lifecycle.guests).insert(uuid, Arc::clone(&guest));
         let driver = Arc::clone(self);
         tokio::spawn(async move {
@@ -339,6 +386,7 @@ impl Driver {
             Ok(how) => tracing::info!(%uuid, exit = %how, reason, "guest stopped"),
             Err(err) => tracing::warn!(%uuid, err = %chain(err), "guest stopped; exit unknown"),
         }
+        self.release_confinement(&guest.security, &PeerIdentity::daemon());
         lock(&self.lifecycle.guests).remove(&uuid);
         let summary = {
             let mut registry = self.write();
@@ -557,6 +605,13 @@ impl Driver {
             .await
             {
                 Ok(Reattached::Running(running)) => {
+                    let Some(security) =
+                        self.reclaim_confinement(&uuid, &name, running.process.pid())
+                    else {
+                        let _ = running.process.kill();
+                        let _ = running.process.wait().await;
+                        continue;
+                    };
                     let status = running.qmp.query_status().await.ok();
                     let paused = status
                         .as_ref()
@@ -573,12 +628,12 @@ impl Driver {
                         running.process,
                         running.qmp,
                         running.events,
-                        state,
-                        reason,
+                        security,
+                        (state, reason),
                     );
                     tracing::info!(domain = %name, "running guest found again");
                 }
-                Ok(Reattached::Gone) => {}
+                Ok(Reattached::Gone) => self.release_stale(&uuid, &name),
                 Err(err) => tracing::warn!(domain = %name, err = %chain(&err), "cannot reattach"),
             }
         }

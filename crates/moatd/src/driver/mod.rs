@@ -6,7 +6,9 @@
 //! [`crate::dispatch`] translates to and from libvirt's payloads, and [`crate::errors`] maps
 //! [`DriverError`] to libvirt's error codes.
 
+pub mod confine;
 pub mod domain;
+pub mod isolation;
 pub mod lifecycle;
 pub mod node;
 
@@ -62,6 +64,12 @@ pub enum DriverError {
     /// The definition holds something QEMU cannot be started with yet.
     #[error("{0}")]
     Unsupported(String),
+    /// The guest may not be given what its definition asks for (guide 2.2, T12).
+    #[error("{0}")]
+    Policy(String),
+    /// The guest could not be labelled or confined.
+    #[error("{0}")]
+    Security(String),
     /// QEMU could not be started or controlled.
     #[error("{0}")]
     Launch(String),

@@ -126,6 +126,23 @@ impl Driver {
              </cells>\n    </topology>",
             info.memory_kib, info.cpus
         );
+        for model in self.security().models() {
+            let _ = writeln!(
+                out,
+                "    <secmodel>\n      <model>{}</model>\n      <doi>{}</doi>",
+                escape(&model.name),
+                escape(&model.doi)
+            );
+            for (virt_type, label) in &model.base_labels {
+                let _ = writeln!(
+                    out,
+                    "      <baselabel type='{}'>{}</baselabel>",
+                    escape(virt_type),
+                    escape(label)
+                );
+            }
+            out.push_str("    </secmodel>\n");
+        }
         out.push_str("  </host>\n\n");
         if let Some(path) = &emulator.path {
             let _ = writeln!(

@@ -18,21 +18,41 @@ impl TestDaemon {
         Self::start_with_config(None)
     }
 
-    /// Starts moatd with a configuration file holding `config`.
+    /// Starts moatd with a configuration file holding `config`, plus this daemon's own cgroup
+    /// parent and guest uid range (so that daemons of tests running in parallel never hand
+    /// out the same uid) unless `config` sets them.
     pub fn start_with_config(config: Option<&str>) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let config = config.map(|text| {
-            let path = dir.path().join("moatd.toml");
-            std::fs::write(&path, text).expect("write config");
-            path
-        });
+        let mut text = config.unwrap_or_default().to_owned();
+        let (parent, first) = test_isolation_ids();
+        if !text.contains("cgroup_parent") {
+            text.push_str(&format!("\ncgroup_parent = \"{parent}\"\n"));
+        }
+        if !text.contains("guest_uid_min") {
+            text.push_str(&format!(
+                "guest_uid_min = {first}\nguest_uid_max = {}\n",
+                first + TEST_UIDS - 1
+            ));
+        }
+        let path = dir.path().join("moatd.toml");
+        std::fs::write(&path, text).expect("write config");
         let mut daemon = Self {
             dir,
             child: None,
-            config,
+            config: Some(path),
         };
         daemon.spawn();
         daemon
+    }
+
+    /// The cgroup parent this daemon's guests go under.
+    pub fn cgroup_parent(&self) -> String {
+        let text =
+            std::fs::read_to_string(self.config.as_ref().expect("config")).unwrap_or_default();
+        text.lines()
+            .find_map(|line| line.strip_prefix("cgroup_parent = "))
+            .map(|v| v.trim_matches('"').to_owned())
+            .unwrap_or_default()
     }
 
     pub fn run_dir(&self) -> PathBuf {
@@ -61,7 +81,15 @@ impl TestDaemon {
 
     /// Starts (or restarts) the process and waits until it answers.
     pub fn spawn(&mut self) {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_moatd"));
+        let moatd = Path::new(env!("CARGO_BIN_EXE_moatd"));
+        let jail = moatd.with_file_name("moat-jail");
+        assert!(
+            jail.exists(),
+            "{} is missing: moatd starts every guest through it; build it with \
+             `cargo build -p jail` (cargo test --workspace does)",
+            jail.display()
+        );
+        let mut cmd = Command::new(moatd);
         cmd.arg("--run-dir")
             .arg(self.run_dir())
             .arg("--state-dir")
@@ -141,7 +169,10 @@ impl Drop for TestDaemon {
         // Guests outlive the daemon by design; a test's guests must not outlive the test.
         let qemu = self.run_dir().join("qemu");
         for entry in std::fs::read_dir(qemu).into_iter().flatten().flatten() {
-            let pid = std::fs::read_to_string(entry.path().join("qemu.pid"))
+            if entry.path().extension().map_or(true, |e| e != "pid") {
+                continue;
+            }
+            let pid = std::fs::read_to_string(entry.path())
                 .ok()
                 .and_then(|p| p.trim().parse::<i32>().ok());
             if let Some(pid) = pid {
@@ -151,7 +182,40 @@ impl Drop for TestDaemon {
                 );
             }
         }
+        // Nor their cgroups: once the processes are gone the directories can go.
+        let parent = self.cgroup_parent();
+        if !parent.is_empty() {
+            std::thread::sleep(Duration::from_millis(100));
+            for controller in std::fs::read_dir("/sys/fs/cgroup")
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let dir = controller.path().join(&parent);
+                for guest in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                    if guest.path().is_dir() {
+                        let _ = std::fs::remove_dir(guest.path());
+                    }
+                }
+                let _ = std::fs::remove_dir(&dir);
+            }
+        }
     }
+}
+
+/// Guest uids each test daemon may hand out.
+pub const TEST_UIDS: u32 = 64;
+
+/// A cgroup parent and the first guest uid for one test daemon, unique across the test
+/// processes and daemons running at once.
+fn test_isolation_ids() -> (String, u32) {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 64;
+    let slot = (std::process::id() % 512) * 64 + n;
+    (
+        format!("moat-test-{}-{n}", std::process::id()),
+        1_200_000 + slot * TEST_UIDS,
+    )
 }
 
 pub fn virsh(uri: &str, read_only: bool, args: &[&str]) -> Output {

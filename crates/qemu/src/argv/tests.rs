@@ -105,7 +105,6 @@ fn golden_test_guest_direct_kernel_boot_under_tcg() {
 -no-reboot
 -chardev socket,id=charmonitor,path=/run/moat/qemu/g1/qmp.sock,server=on,wait=off
 -mon chardev=charmonitor,id=monitor,mode=control
--pidfile /run/moat/qemu/g1/qemu.pid
 -chardev file,id=charserial0,path=/var/lib/moat/qemu/g1.serial
 -device isa-serial,chardev=charserial0,id=serial0,index=0
 -display none
@@ -204,7 +203,6 @@ fn golden_kvm_server_with_disks_nic_and_vnc() {
 -S
 -chardev socket,id=charmonitor,path=/run/moat/qemu/g1/qmp.sock,server=on,wait=off
 -mon chardev=charmonitor,id=monitor,mode=control
--pidfile /run/moat/qemu/g1/qemu.pid
 -blockdev {\"aio\":\"native\",\"auto-read-only\":true,\"cache\":{\"direct\":true,\"no-flush\":false},\"discard\":\"unmap\",\"driver\":\"file\",\"filename\":\"/var/lib/moat/images/base.raw\",\"node-name\":\"drive-vda-b1-file\",\"read-only\":true}
 -blockdev {\"cache\":{\"direct\":true,\"no-flush\":false},\"discard\":\"unmap\",\"driver\":\"raw\",\"file\":\"drive-vda-b1-file\",\"node-name\":\"drive-vda-b1\",\"read-only\":true}
 -blockdev {\"aio\":\"native\",\"auto-read-only\":true,\"cache\":{\"direct\":true,\"no-flush\":false},\"discard\":\"unmap\",\"driver\":\"file\",\"filename\":\"/var/lib/moat/images/web,1.qcow2\",\"node-name\":\"drive-vda-file\",\"read-only\":false}
@@ -309,7 +307,6 @@ fn golden_scsi_ide_vnc_socket_and_tap_order() {
 -action panic=pause
 -chardev socket,id=charmonitor,path=/run/moat/qemu/g1/qmp.sock,server=on,wait=off
 -mon chardev=charmonitor,id=monitor,mode=control
--pidfile /run/moat/qemu/g1/qemu.pid
 -device piix3-usb-uhci,id=usb
 -device virtio-scsi-pci,id=scsi0
 -blockdev {\"auto-read-only\":true,\"cache\":{\"direct\":false,\"no-flush\":true},\"driver\":\"file\",\"filename\":\"/img/a.raw\",\"node-name\":\"drive-hda-file\",\"read-only\":false}
@@ -412,7 +409,6 @@ fn golden_virt_install_style_guest_with_agent_channel_and_timers() {
 -boot order=c
 -chardev socket,id=charmonitor,path=/run/moat/qemu/g1/qmp.sock,server=on,wait=off
 -mon chardev=charmonitor,id=monitor,mode=control
--pidfile /run/moat/qemu/g1/qemu.pid
 -device pcie-root-port,port=16,chassis=1,id=pci.1,bus=pcie.0,addr=0x2,multifunction=on
 -device pcie-root-port,port=17,chassis=2,id=pci.2,bus=pcie.0,addr=0x2.0x1
 -device qemu-xhci,id=usb,p2=15,p3=15,bus=pci.2,addr=0x0

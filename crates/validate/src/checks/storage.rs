@@ -17,7 +17,7 @@ use super::Check;
 use crate::check::{error_chain, CheckInfo, Finding, Location, Status};
 use crate::guests::GuestDef;
 use crate::host::Host;
-use crate::root::RootError;
+use crate::root::{HostRoot, RootError};
 
 /// `images-central-store`.
 pub static IMAGES_CENTRAL_STORE: Check = Check {
@@ -78,16 +78,20 @@ Rebuild the initrd afterwards (`dracut -f`), which keeps its own copy of lvm.con
 
 /// What a block device is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum BlockKind {
+pub enum BlockKind {
+    /// A whole disk (`/dev/sdb`, a multipath LUN).
     WholeDisk,
+    /// A partition (`/dev/sdb1`).
     Partition,
+    /// An LVM logical volume.
     LogicalVolume,
     /// LUKS, md, loop or something the checks cannot tell.
     Other,
 }
 
 impl BlockKind {
-    fn describe(self) -> &'static str {
+    /// "a whole disk", "a partition", …
+    pub fn describe(self) -> &'static str {
         match self {
             BlockKind::WholeDisk => "a whole disk",
             BlockKind::Partition => "a partition",
@@ -99,22 +103,32 @@ impl BlockKind {
 
 /// A classified block source.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BlockSource {
+pub struct BlockSource {
+    /// The path as the guest definition gives it.
     pub given: String,
+    /// The path with symlinks resolved.
     pub canonical: String,
+    /// What it is.
     pub kind: BlockKind,
 }
 
 /// Classifies the block device at host path `path`.
 pub(crate) fn classify(host: &Host<'_>, path: &str) -> Result<BlockSource, RootError> {
-    let canonical = host
-        .root
-        .canonical(path)?
-        .unwrap_or_else(|| path.to_owned());
+    classify_block_device(&host.root, host.is_live(), path)
+}
+
+/// Classifies the block device at `path` under `root`: through sysfs when `live` (the root is
+/// a running host), else by the kernel's and LVM's naming conventions.
+pub fn classify_block_device(
+    root: &HostRoot,
+    live: bool,
+    path: &str,
+) -> Result<BlockSource, RootError> {
+    let canonical = root.canonical(path)?.unwrap_or_else(|| path.to_owned());
     let name = canonical.rsplit('/').next().unwrap_or_default().to_owned();
     let mut kind = None;
-    if host.is_live() && canonical.starts_with("/dev/") && !name.is_empty() {
-        kind = classify_sysfs(host, &name)?;
+    if live && canonical.starts_with("/dev/") && !name.is_empty() {
+        kind = classify_sysfs(root, &name)?;
     }
     let kind = match kind {
         Some(kind) => kind,
@@ -127,8 +141,7 @@ pub(crate) fn classify(host: &Host<'_>, path: &str) -> Result<BlockSource, RootE
     })
 }
 
-fn classify_sysfs(host: &Host<'_>, name: &str) -> Result<Option<BlockKind>, RootError> {
-    let root = &host.root;
+fn classify_sysfs(root: &HostRoot, name: &str) -> Result<Option<BlockKind>, RootError> {
     if root.exists(&format!("/sys/class/block/{name}/partition"))? {
         return Ok(Some(BlockKind::Partition));
     }
