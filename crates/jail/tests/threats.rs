@@ -509,3 +509,61 @@ attempt("open_fds", lambda: sorted(int(f) for f in os.listdir("/proc/self/fd")))
     let fds = o.allowed("open_fds");
     assert!(fds == "[0, 1, 2, 3, 4]" || fds == "[0, 1, 2, 3]", "{fds}");
 }
+
+#[test]
+fn seccomp_denylist_is_enforced() {
+    let s = Scratch::new("seccomp");
+    let script = r#"
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+buf = ctypes.create_string_buffer(256)
+def sc(nr, *args):
+    r = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) if isinstance(a, int) else a for a in args])
+    if r == 0 and nr == 56:  # a clone that went through: never let the child run on
+        os._exit(0)
+    if r < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+    return r
+CLONE_NEWUSER, CLONE_NEWNET, SIGCHLD = 0x10000000, 0x40000000, 17
+attempt("unshare_user", lambda: sc(272, CLONE_NEWUSER))
+attempt("clone_newuser", lambda: sc(56, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0))
+attempt("clone_newnet", lambda: sc(56, CLONE_NEWNET | SIGCHLD, 0, 0, 0, 0))
+attempt("clone3", lambda: sc(435, buf, 88))
+attempt("bpf", lambda: sc(321, 0, buf, 16))
+attempt("keyctl", lambda: sc(250, 0, 0))
+attempt("io_uring_setup", lambda: sc(425, 1, buf))
+attempt("perf_event_open", lambda: sc(298, buf, 0, -1, -1, 0))
+attempt("userfaultfd", lambda: sc(323, 0))
+attempt("personality", lambda: sc(135, 0xffffffff))
+attempt("mount", lambda: sc(165, 0, buf, 0, 0, 0))
+attempt("process_vm_readv", lambda: sc(310, 1, 0, 0, 0, 0, 0))
+attempt("getpid", lambda: sc(39) == os.getpid())
+import threading
+t = threading.Thread(target=lambda: None); t.start(); t.join()
+print("thread=OK:started", flush=True)
+"#;
+    let spec = python_spec(&s, "seccomp", uid(11), script);
+    let o = outcomes(&run(&spec));
+    o.assert_success();
+    for name in [
+        "unshare_user",
+        "clone_newuser",
+        "clone_newnet",
+        "bpf",
+        "keyctl",
+        "io_uring_setup",
+        "perf_event_open",
+        "userfaultfd",
+        "personality",
+        "mount",
+        "process_vm_readv",
+    ] {
+        o.refused(name, &["EPERM"]);
+    }
+    // clone3 gets ENOSYS so that glibc falls back to the inspectable clone.
+    o.refused("clone3", &["ENOSYS"]);
+    assert_eq!(o.allowed("getpid"), "True");
+    o.allowed("thread");
+}
