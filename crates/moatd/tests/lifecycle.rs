@@ -90,6 +90,27 @@ fn start_pause_resume_shutdown_destroy() {
     // Lookup by id works while it runs.
     assert!(ok(daemon.virsh(&["dominfo", &id])).contains("Name:           g1"));
     wait_for("the guest to boot", BOOT, || booted(&serial));
+    // It booted fully confined: its own uid, no capabilities, no new privileges, seccomp, and
+    // dominfo names the security model.
+    let pid = std::fs::read_to_string(daemon.run_dir().join("qemu/g1.pid")).unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.split_whitespace().next().unwrap_or("").to_owned())
+            .unwrap()
+    };
+    assert_ne!(field("Uid:"), "0", "{status}");
+    assert_eq!(field("NoNewPrivs:"), "1", "{status}");
+    assert_eq!(field("Seccomp:"), "2", "{status}");
+    assert_eq!(field("CapEff:"), "0000000000000000", "{status}");
+    let info = ok(daemon.virsh(&["dominfo", "g1"]));
+    assert!(info.contains("Security model: landlock"), "{info}");
+    assert!(
+        info.contains("Security label: moat-20000000-0000-4000-8000-000000000001"),
+        "{info}"
+    );
 
     let err = fails(daemon.virsh(&["start", "g1"]));
     assert!(err.contains("already"), "{err}");
@@ -203,7 +224,7 @@ fn a_restarted_daemon_finds_running_guests_and_autostarts_once() {
     ok(daemon.virsh(&["autostart", "auto"]));
     let run_dir = daemon.run_dir();
     let pid_of = |name: &str| {
-        std::fs::read_to_string(run_dir.join(format!("qemu/{name}/qemu.pid")))
+        std::fs::read_to_string(run_dir.join(format!("qemu/{name}.pid")))
             .unwrap()
             .trim()
             .to_owned()

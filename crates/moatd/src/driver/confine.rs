@@ -104,6 +104,74 @@ pub fn check_disks(def: &Domain, config: &Config) -> Result<(), String> {
     Ok(())
 }
 
+/// The definition with every local path made absolute and free of `.`, `..` and symlinks, as
+/// the guest's QEMU sees it: the jail exposes exactly those paths, so QEMU must use them. A
+/// path that does not exist (yet) keeps its resolved parent and its own name.
+pub fn resolve_paths(def: &Domain) -> Domain {
+    let mut def = def.clone();
+    let fix = |path: &mut String| {
+        if let Some(resolved) = resolve(Path::new(path.as_str())) {
+            *path = resolved.to_string_lossy().into_owned();
+        }
+    };
+    let fix_opt = |path: &mut Option<String>| {
+        if let Some(path) = path.as_mut() {
+            fix(path);
+        }
+    };
+    fix_opt(&mut def.os.kernel);
+    fix_opt(&mut def.os.initrd);
+    fix_opt(&mut def.os.dtb);
+    if let Some(loader) = def.os.loader.as_mut() {
+        fix_opt(&mut loader.path);
+    }
+    if let Some(nvram) = def.os.nvram.as_mut() {
+        fix_opt(&mut nvram.path);
+    }
+    fix_opt(&mut def.devices.emulator);
+    for disk in &mut def.devices.disks {
+        if !matches!(disk.kind, DiskType::File | DiskType::Block) {
+            continue;
+        }
+        if let Some(source) = disk.source.as_mut() {
+            fix_opt(&mut source.path);
+        }
+        let mut layer = disk.backing_store.as_mut();
+        while let Some(store) = layer {
+            if matches!(store.kind, DiskType::File | DiskType::Block) {
+                fix_opt(&mut store.source.path);
+            }
+            layer = store.backing_store.as_deref_mut();
+        }
+    }
+    let devices = &mut def.devices;
+    for chardev in devices
+        .serials
+        .iter_mut()
+        .chain(devices.consoles.iter_mut())
+        .chain(devices.channels.iter_mut())
+    {
+        for source in &mut chardev.sources {
+            fix_opt(&mut source.path);
+        }
+        if let Some((log, _)) = chardev.log.as_mut() {
+            fix(log);
+        }
+    }
+    def
+}
+
+fn resolve(path: &Path) -> Option<PathBuf> {
+    if !path.is_absolute() {
+        return None;
+    }
+    if let Ok(full) = fs::canonicalize(path) {
+        return Some(full);
+    }
+    let parent = fs::canonicalize(path.parent()?).ok()?;
+    Some(parent.join(path.file_name()?))
+}
+
 fn list(paths: &[PathBuf]) -> String {
     paths
         .iter()

@@ -235,7 +235,7 @@ impl Driver {
                     object.def.name
                 )));
             }
-            object.def.clone()
+            confine::resolve_paths(&object.def)
         };
         if !lock(&self.lifecycle.starting).insert(*uuid) {
             return Err(DriverError::OperationInvalid(format!(
