@@ -68,12 +68,19 @@ pub enum StartError {
 }
 
 /// Builds the security stack the configuration asks for on this host.
-fn security_stack(config: &Config) -> Result<security::SecurityStack, StartError> {
-    let selinux: Option<Box<dyn security::ProcessContext>> = match &config.selinux_test_context {
-        Some(context) => {
-            tracing::warn!(%context, "selinux_test_context is set: SELinux is simulated for tests; \
-                QEMU's process label is not applied");
-            Some(Box::new(security::FakeContext::new(context)))
+fn security_stack(
+    config: &Config,
+) -> Result<(security::SecurityStack, Option<security::FakeContext>), StartError> {
+    let fake = config
+        .selinux_test_context
+        .as_deref()
+        .map(security::FakeContext::new);
+    let selinux: Option<Box<dyn security::ProcessContext>> = match &fake {
+        Some(fake) => {
+            tracing::warn!(context = ?config.selinux_test_context,
+                "selinux_test_context is set: SELinux is simulated for tests; \
+                QEMU's process label is recorded, not applied");
+            Some(Box::new(fake.clone()))
         }
         None => security::KernelContext::probe()
             .map(|c| Box::new(c) as Box<dyn security::ProcessContext>),
@@ -100,7 +107,7 @@ fn security_stack(config: &Config) -> Result<security::SecurityStack, StartError
         landlock_abi = ?jail::landlock_abi(),
         "security drivers"
     );
-    Ok(stack)
+    Ok((stack, fake))
 }
 
 /// `moat-jail` beside the running `moatd`, else in /usr/libexec.

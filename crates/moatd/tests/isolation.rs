@@ -345,7 +345,7 @@ fn t12_disks_outside_the_image_store_and_whole_disks_are_refused() {
 
 #[test]
 fn selinux_model_labels_images_with_unique_pairs_and_restores_them() {
-    let (daemon, images) = daemon_with_images(
+    let (mut daemon, images) = daemon_with_images(
         "security_driver = \"selinux\"\nselinux_test_context = \"system_u:system_r:virtd_t:s0-s0:c0.c1023\"\n",
     );
     let one = image(images.path(), "s1.img");
@@ -370,6 +370,23 @@ fn selinux_model_labels_images_with_unique_pairs_and_restores_them() {
     assert_eq!(label(&shared), "system_u:object_r:svirt_image_t:s0");
     let info = ok(daemon.virsh(&["dominfo", "s1"]));
     assert!(info.contains("Security model: selinux"), "{info}");
+    assert!(info.contains("Security DOI:   0"), "{info}");
+    let pair = l1.rsplit_once(":s0:").unwrap().1.to_owned();
+    assert!(
+        info.contains("Security label: system_u:system_r:svirt_tcg_t:s0:")
+            && info.contains(&pair),
+        "{info}"
+    );
+    // A restarted daemon holds the running guests' pairs again: a third guest gets another.
+    daemon.kill();
+    daemon.spawn();
+    let three = image(images.path(), "s3.img");
+    let xml = guest_xml("s3", "34000000-0000-4000-8000-000000000003", QEMU, &[(&three, "")]);
+    define(&daemon, &xml, "s3");
+    ok(daemon.virsh(&["start", "s3"]));
+    let l3 = label(&three);
+    assert!(l3 != l1 && l3 != l2, "{l3} reused a running guest's pair");
+    ok(daemon.virsh(&["destroy", "s3"]));
     let xml = ok(daemon.virsh(&["dumpxml", "s1"]));
     assert!(
         xml.contains("model='selinux'") && xml.contains("svirt_image_t:s0:c"),
@@ -395,4 +412,33 @@ fn selinux_model_labels_images_with_unique_pairs_and_restores_them() {
         shared_after.3.as_deref(),
         Some("system_u:object_r:svirt_image_t:s0")
     );
+}
+
+#[test]
+fn require_confined_refuses_unconfined_guests() {
+    let (daemon, _images) = daemon_with_images("security_require_confined = 1\n");
+    let xml = "<domain type='qemu'><name>bare</name>\
+        <uuid>35000000-0000-4000-8000-000000000001</uuid><memory unit='MiB'>64</memory>\
+        <os><type arch='x86_64'>hvm</type></os><seclabel type='none' model='landlock'/></domain>";
+    define(&daemon, xml, "bare");
+    let err = fails(daemon.virsh(&["start", "bare"]));
+    assert!(err.contains("Unconfined guests are not allowed on this host"), "{err}");
+}
+
+#[test]
+fn a_security_driver_this_host_cannot_run_stops_the_daemon_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_file(dir.path(), "moatd.toml", "security_driver = \"selinux\"\n");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_moatd"))
+        .arg("--run-dir")
+        .arg(dir.path().join("run"))
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("selinux") && err.contains("not enabled"), "{err}");
 }

@@ -261,6 +261,7 @@ impl Driver {
             }
         };
         let labels = def.seclabels.clone();
+        self.lifecycle.record_process_label(pid, &labels);
         let cgroup = confine::find_cgroup(&def, &self.config);
         let who = PeerIdentity::daemon();
         let object = json!({"domain": name, "uuid": uuid.to_string(), "pid": pid});

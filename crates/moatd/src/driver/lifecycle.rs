@@ -111,6 +111,9 @@ pub struct Lifecycle {
     kvm: Kvm,
     sandbox: Sandbox,
     security: security::SecurityStack,
+    /// With `selinux_test_context` (tests on hosts without SELinux): where the process label
+    /// each QEMU would have been given is recorded, as the kernel would report it.
+    selinux_fake: Option<security::FakeContext>,
     jail_binary: std::path::PathBuf,
     guests: std::sync::Mutex<HashMap<Uuid, Arc<Guest>>>,
     starting: std::sync::Mutex<std::collections::HashSet<Uuid>>,
@@ -122,7 +125,7 @@ impl Lifecycle {
     /// confined with, `jail_binary` the `moat-jail` program.
     pub fn probe(
         emulator: Option<&std::path::Path>,
-        security: security::SecurityStack,
+        (security, selinux_fake): (security::SecurityStack, Option<security::FakeContext>),
         jail_binary: std::path::PathBuf,
     ) -> Self {
         let sandbox = emulator.map_or(Sandbox::Unsupported, qemu::host::probe_sandbox);
@@ -130,6 +133,7 @@ impl Lifecycle {
             kvm: qemu::host::probe_kvm(std::path::Path::new("/")),
             sandbox,
             security,
+            selinux_fake,
             jail_binary,
             guests: std::sync::Mutex::new(HashMap::new()),
             starting: std::sync::Mutex::new(std::collections::HashSet::new()),
@@ -139,6 +143,14 @@ impl Lifecycle {
 
     pub(super) fn guest(&self, uuid: &Uuid) -> Option<Arc<Guest>> {
         lock(&self.guests).get(uuid).cloned()
+    }
+
+    /// Records the SELinux process label of a QEMU when SELinux is simulated (see
+    /// `selinux_fake`); does nothing on real hosts, where the kernel knows it.
+    pub(super) fn record_process_label(&self, pid: i32, labels: &[domxml::model::Seclabel]) {
+        if let (Some(fake), Some(label)) = (&self.selinux_fake, self.security.exec_label(labels)) {
+            fake.set_pid(pid, &label);
+        }
     }
 
     /// The `moat-jail` program.
@@ -279,6 +291,8 @@ impl Driver {
             }
         };
         let security = started.finish();
+        self.lifecycle
+            .record_process_label(running.process.pid(), &security.labels);
         let (state, reason) = if paused {
             (DomainState::Paused, PAUSED_USER)
         } else {
