@@ -269,8 +269,27 @@ fn t7_uids_stay_unique_across_a_daemon_restart() {
     );
     ok(daemon.virsh(&["start", "one"]));
     let one_label = dac_label(&daemon, "one");
+    // A transient guest too: known after the restart only from its live state.
+    let tr = image(images.path(), "tr.img");
+    let tr_before = file_state(&tr);
+    let tr_xml = write_file(
+        daemon.dir.path(),
+        "tr.xml",
+        &guest_xml(
+            "tr",
+            "31000000-0000-4000-8000-000000000003",
+            QEMU,
+            &[(&tr, "")],
+        ),
+    );
+    ok(daemon.virsh(&["create", tr_xml.to_str().unwrap()]));
+    let tr_label = dac_label(&daemon, "tr");
     daemon.kill();
     daemon.spawn();
+    assert_eq!(dac_label(&daemon, "tr"), tr_label);
+    ok(daemon.virsh(&["destroy", "tr"]));
+    assert_eq!(file_state(&tr), tr_before);
+    assert!(!ok(daemon.virsh(&["list", "--all", "--name"])).contains("tr"));
     // The running guest was found again with its label, and the label is held: the next
     // guest gets another one.
     assert_eq!(dac_label(&daemon, "one"), one_label);
@@ -373,15 +392,19 @@ fn selinux_model_labels_images_with_unique_pairs_and_restores_them() {
     assert!(info.contains("Security DOI:   0"), "{info}");
     let pair = l1.rsplit_once(":s0:").unwrap().1.to_owned();
     assert!(
-        info.contains("Security label: system_u:system_r:svirt_tcg_t:s0:")
-            && info.contains(&pair),
+        info.contains("Security label: system_u:system_r:svirt_tcg_t:s0:") && info.contains(&pair),
         "{info}"
     );
     // A restarted daemon holds the running guests' pairs again: a third guest gets another.
     daemon.kill();
     daemon.spawn();
     let three = image(images.path(), "s3.img");
-    let xml = guest_xml("s3", "34000000-0000-4000-8000-000000000003", QEMU, &[(&three, "")]);
+    let xml = guest_xml(
+        "s3",
+        "34000000-0000-4000-8000-000000000003",
+        QEMU,
+        &[(&three, "")],
+    );
     define(&daemon, &xml, "s3");
     ok(daemon.virsh(&["start", "s3"]));
     let l3 = label(&three);
@@ -422,7 +445,10 @@ fn require_confined_refuses_unconfined_guests() {
         <os><type arch='x86_64'>hvm</type></os><seclabel type='none' model='landlock'/></domain>";
     define(&daemon, xml, "bare");
     let err = fails(daemon.virsh(&["start", "bare"]));
-    assert!(err.contains("Unconfined guests are not allowed on this host"), "{err}");
+    assert!(
+        err.contains("Unconfined guests are not allowed on this host"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -440,5 +466,8 @@ fn a_security_driver_this_host_cannot_run_stops_the_daemon_at_start() {
         .unwrap();
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("selinux") && err.contains("not enabled"), "{err}");
+    assert!(
+        err.contains("selinux") && err.contains("not enabled"),
+        "{err}"
+    );
 }

@@ -315,6 +315,45 @@ impl Driver {
         confine::remove_live(&path);
     }
 
+    /// After a restart: transient guests (never stored) that were running are known only from
+    /// their live state; put them back in the registry, so that they are found again like the
+    /// others, or cleaned up if their QEMU is gone.
+    pub(super) fn recover_transient(&self) {
+        let stack = self.lifecycle.security();
+        let dir = self.run_dir.join("qemu");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().map_or(true, |e| e != "xml") {
+                continue;
+            }
+            let def = match confine::read_live(&path, Some(stack.primary_model())) {
+                Ok(Some(def)) => def,
+                Ok(None) => continue,
+                Err(reason) => {
+                    tracing::warn!(%reason, "live state skipped");
+                    continue;
+                }
+            };
+            let mut registry = self.write();
+            if registry.get(&def.uuid).is_some() {
+                continue;
+            }
+            if registry.check_define(&def).is_err() {
+                tracing::warn!(domain = %def.name, "a transient guest's name is taken; its live state is left alone");
+                continue;
+            }
+            let uuid = def.uuid;
+            tracing::info!(domain = %def.name, "transient guest found in its live state");
+            registry.define(def);
+            if let Some(object) = registry.get_mut(&uuid) {
+                object.persistent = false;
+            }
+        }
+    }
+
     /// The security stack guests run under.
     pub fn security(&self) -> &security::SecurityStack {
         self.lifecycle.security()

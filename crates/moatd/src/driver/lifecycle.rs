@@ -601,6 +601,7 @@ impl Driver {
 
     /// Finds the QEMUs of guests that were running when the daemon stopped.
     pub async fn reattach_all(self: &Arc<Self>) {
+        self.recover_transient();
         let guests: Vec<(Uuid, String)> = self
             .read()
             .iter()
@@ -647,7 +648,10 @@ impl Driver {
                     );
                     tracing::info!(domain = %name, "running guest found again");
                 }
-                Ok(Reattached::Gone) => self.release_stale(&uuid, &name),
+                Ok(Reattached::Gone) => {
+                    self.release_stale(&uuid, &name);
+                    self.forget_transient(&uuid);
+                }
                 Err(err) => tracing::warn!(domain = %name, err = %chain(&err), "cannot reattach"),
             }
         }
