@@ -54,7 +54,8 @@ moatd is running (pid $MOATD). Try:
   virsh -c '$URI' dumpxml demo
   virsh -r -c '$URI' list --all          # read-only
   virsh -c '$URI' shutdown demo          # ACPI power button; the guest powers off
-The demo guest runs under QEMU's own seccomp sandbox; the sVirt/Landlock/uid confinement of
-guests is the next piece of work. Ctrl-C stops moatd (the guest keeps running).
+The demo guest runs confined: its own uid, a private mount namespace, its cgroup, Landlock and
+seccomp (virsh dominfo shows the security model and label; docs/security.md says what each does).
+Ctrl-C stops moatd (the guest keeps running).
 INFO
 wait "$MOATD"
