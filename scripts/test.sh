@@ -21,7 +21,14 @@ step "cargo doc -D warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
 step "cargo test"
+# The threat tests record each attempt here; the table is printed after the run.
+export MOAT_THREAT_REPORT="$PWD/target/threats.jsonl"
+mkdir -p target
+rm -f "$MOAT_THREAT_REPORT"
 cargo test --workspace --locked
+
+step "threat table (DESIGN.md T1-T13)"
+python3 scripts/threats.py "$MOAT_THREAT_REPORT"
 
 step "cargo bench --no-run (benchmarks keep compiling)"
 cargo bench -p moat-bench --locked --no-run

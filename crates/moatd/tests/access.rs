@@ -97,6 +97,13 @@ fn a_viewer_sees_and_reads_only_its_guests() {
         VIEWER,
         &["list", "--all", "--name"],
     ));
+    threats::record(
+        "T10",
+        "list --all as a viewer granted web-* only",
+        "other guests filtered out",
+        &format!("saw {:?}", sorted_names(&list)),
+        sorted_names(&list) == ["web-1", "web-keep"],
+    );
     assert_eq!(sorted_names(&list), ["web-1", "web-keep"]);
     assert!(ok(virsh_as(&daemon.uri(), VIEWER, &["dominfo", "web-1"])).contains("shut off"));
     assert!(
@@ -137,6 +144,13 @@ fn a_viewer_sees_and_reads_only_its_guests() {
     let err = fails(virsh_as(&daemon.uri(), VIEWER, &["autostart", "web-1"]));
     assert!(err.contains("access denied"), "{err}");
     let err = fails(virsh_as(&daemon.uri(), VIEWER, &["undefine", "web-1"]));
+    threats::record(
+        "T10",
+        "undefine a guest as a viewer",
+        "refused (access denied)",
+        err.trim(),
+        err.contains("access denied"),
+    );
     assert!(err.contains("access denied"), "{err}");
     let xml = write_file(
         daemon.dir.path(),
@@ -170,6 +184,13 @@ fn a_user_without_grants_cannot_even_connect() {
         ..
     } = setup();
     let err = fails(virsh_as(&daemon.uri(), NOBODY, &["list", "--all"]));
+    threats::record(
+        "T10",
+        "connect as a user with no grant",
+        "refused (access denied)",
+        err.trim(),
+        err.contains("access denied"),
+    );
     assert!(err.contains("access denied"), "{err}");
 }
 

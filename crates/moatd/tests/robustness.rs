@@ -84,6 +84,13 @@ fn random_bytes_close_only_that_connection() {
         let _ = stream.read_to_end(&mut sink);
     }
     assert_intact(&mut daemon);
+    threats::record(
+        "T11",
+        "20 connections sending 4 KiB of random bytes",
+        "each closed, daemon and data intact",
+        "closed; the stored guest still listed and readable",
+        true,
+    );
 }
 
 #[test]
@@ -104,6 +111,13 @@ fn huge_length_word_closes_the_connection_without_allocating() {
         "a frame shorter than its header must close the connection"
     );
     assert_intact(&mut daemon);
+    threats::record(
+        "T11",
+        "a frame announcing 1 GiB, and one shorter than its header",
+        "connection closed without allocating, daemon intact",
+        "both connections closed; daemon answers",
+        true,
+    );
 }
 
 #[test]
@@ -123,6 +137,13 @@ fn truncated_and_stalled_frames_do_not_block_others() {
     }
     drop(stalled);
     assert_intact(&mut daemon);
+    threats::record(
+        "T11",
+        "a stalled half frame and a vanished client",
+        "other clients served meanwhile",
+        "5 other clients served while the half frame stalled",
+        true,
+    );
 }
 
 fn call_frame(header: Header, payload: &[u8]) -> Vec<u8> {
@@ -173,6 +194,13 @@ fn wrong_program_version_and_procedure_get_libvirts_errors() {
         .write_all(&call_frame(Header::remote_call(3, 6), &[]))
         .unwrap();
     let err = error_of(&read_reply(&mut stream).unwrap());
+    threats::record(
+        "T8",
+        "a hypervisor call before the connection is opened",
+        "refused, connection kept sane",
+        err.message.as_deref().unwrap_or(""),
+        err.message.as_deref() == Some("internal error: hypervisor connection not open"),
+    );
     assert_eq!(
         err.message.as_deref(),
         Some("internal error: hypervisor connection not open")
@@ -238,6 +266,13 @@ async fn malformed_payloads_get_an_error_and_the_connection_stays() {
     // The server may close before it has read it all: a failed write is fine.
     let _ = stream.write_all(&call_frame(Header::remote_call(23, 4), &payload));
     assert!(closed(&mut stream));
+    threats::record(
+        "T11",
+        "payloads overrunning their length, trailing garbage, a 5 MiB string",
+        "clear error or closed connection, others unaffected",
+        "decode errors answered on a working connection; the oversize one closed",
+        true,
+    );
     // The other client never noticed.
     let ret = client
         .call::<DomainLookupByName>(&DomainLookupByNameArgs {

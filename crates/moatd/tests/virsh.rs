@@ -175,6 +175,13 @@ fn read_only_clients_can_look_but_not_change() {
     assert!(ok(virsh(&ro, false, &["list", "--all"])).contains("web"));
     assert!(ok(virsh(&ro, false, &["dominfo", "web"])).contains("shut off"));
     let err = fails(virsh(&ro, false, &["undefine", "web"]));
+    threats::record(
+        "T9",
+        "undefine a guest over the read-only socket",
+        "refused",
+        err.trim(),
+        err.contains("read only access prevents virDomainUndefine"),
+    );
     assert!(
         err.contains("read only access prevents virDomainUndefine"),
         "{err}"
@@ -185,6 +192,13 @@ fn read_only_clients_can_look_but_not_change() {
         &domain_xml("other", "33333333-2222-3333-4444-555555555555"),
     );
     let err = fails(virsh(&ro, false, &["define", other.to_str().unwrap()]));
+    threats::record(
+        "T9",
+        "define a guest over the read-only socket",
+        "refused",
+        err.trim(),
+        err.contains("read only access prevents virDomainDefineXML"),
+    );
     assert!(
         err.contains("read only access prevents virDomainDefineXML"),
         "{err}"

@@ -1,6 +1,8 @@
 //! A real moatd on temporary directories, and the real clients that talk to it.
 #![allow(dead_code)]
 
+pub mod threats;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
