@@ -84,6 +84,16 @@ impl<'a> Confined<'a> {
                         .into(),
                 )
             })?;
+        // The live state first: a daemon killed anywhere after this point finds it at restart
+        // and undoes what had been done (release_stale), whether QEMU ran or not.
+        let live_file = confine::live_file(&driver.run_dir, &self.def.name);
+        confine::write_live(&live_file, self.def, &self.labels).map_err(|err| {
+            DriverError::Security(format!(
+                "cannot record the live state in {}: {err}",
+                live_file.display()
+            ))
+        })?;
+        self.live_file = Some(live_file);
         let resources = security::resources::collect(self.def);
         self.created = confine::create_missing_files(&resources)
             .map_err(|err| DriverError::Security(err.to_string()))?;
@@ -112,14 +122,6 @@ impl<'a> Confined<'a> {
             .map_err(|err| DriverError::Security(chain(&err)))?;
         let cgroup_procs = cgroup.procs_files();
         self.cgroup = Some(cgroup);
-        let live_file = confine::live_file(&driver.run_dir, &self.def.name);
-        confine::write_live(&live_file, self.def, &self.labels).map_err(|err| {
-            DriverError::Security(format!(
-                "cannot record the live state in {}: {err}",
-                live_file.display()
-            ))
-        })?;
-        self.live_file = Some(live_file);
         let new_root = driver.run_dir.join("jail-root");
         std::fs::create_dir_all(&new_root).map_err(|err| {
             DriverError::Security(format!("cannot create {}: {err}", new_root.display()))
@@ -308,7 +310,20 @@ impl Driver {
             return;
         }
         if let Some(cgroup) = confine::find_cgroup(&def, &self.config) {
-            let _ = cgroup.remove();
+            // A QEMU whose pidfile was never written (the daemon died between spawn and
+            // pidfile) is still in the guest's cgroup: it cannot be controlled, so it goes.
+            for pid in cgroup.pids() {
+                tracing::warn!(domain = %def.name, pid, "killing an unrecorded process of a stopped guest");
+                if let Some(pid) = i32::try_from(pid)
+                    .ok()
+                    .and_then(rustix::process::Pid::from_raw)
+                {
+                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+                }
+            }
+            if let Err(err) = cgroup.remove() {
+                tracing::warn!(domain = %def.name, err = %chain(&err), "cannot remove cgroup");
+            }
         }
         let warnings = stack.restore_all(&def, &def.seclabels);
         audit_restore(self, &PeerIdentity::daemon(), &def, &warnings);
