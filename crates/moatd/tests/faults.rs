@@ -203,3 +203,90 @@ fn sigkill_at_any_point_of_the_lifecycle_leaks_nothing() {
         true,
     );
 }
+
+#[test]
+fn a_qemu_that_never_answers_is_killed_and_its_start_undone() {
+    let images = tempfile::tempdir().unwrap();
+    let config = format!("image_dirs = [\"{}\"]\n", images.path().display());
+    let daemon = TestDaemon::start_with_config(Some(&config));
+    let disk = images.path().join("hang.img");
+    std::fs::write(&disk, vec![0u8; 1 << 16]).unwrap();
+    std::os::unix::fs::chown(&disk, Some(4242), Some(4242)).unwrap();
+    // An "emulator" that starts and then never opens its monitor.
+    let hang = images.path().join("hanging-emulator");
+    std::fs::write(&hang, "#!/bin/sh\nexec sleep 600\n").unwrap();
+    std::fs::set_permissions(&hang, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let uuid = "37000000-0000-4000-8000-000000000001";
+    let xml = guest_xml("hang", uuid, &disk).replace(QEMU, hang.to_str().unwrap());
+    let file = write_file(daemon.dir.path(), "hang.xml", &xml);
+    ok(daemon.virsh(&["define", file.to_str().unwrap()]));
+    let started = std::time::Instant::now();
+    let err = fails(daemon.virsh(&["start", "hang"]));
+    assert!(err.contains("did not answer"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let guests = [("hang".to_owned(), uuid.to_owned(), disk)];
+    check_nothing_leaks(&daemon, &guests);
+    assert!(ok(daemon.virsh(&["domstate", "hang"])).contains("shut off"));
+}
+
+#[test]
+fn a_full_state_directory_fails_defines_clearly_and_keeps_serving() {
+    let mut daemon = TestDaemon::start();
+    daemon.kill();
+    // The state directory on a 512 KiB tmpfs of its own.
+    let state = daemon.state_dir();
+    let _ = std::fs::remove_dir_all(&state);
+    std::fs::create_dir_all(&state).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=512k,mode=0700", "moat-test-full"])
+        .arg(&state)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "cannot mount a tmpfs for the test");
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(state.clone());
+    daemon.spawn();
+    let first = write_file(
+        daemon.dir.path(),
+        "keep.xml",
+        &domain_xml("keep", "38000000-0000-4000-8000-000000000001"),
+    );
+    ok(daemon.virsh(&["define", first.to_str().unwrap()]));
+    // Fill the file system.
+    let filler = state.join("filler");
+    let _ = std::fs::write(&filler, vec![0u8; 1 << 20]);
+    let second = write_file(
+        daemon.dir.path(),
+        "more.xml",
+        &domain_xml("more", "38000000-0000-4000-8000-000000000002"),
+    );
+    let err = fails(daemon.virsh(&["define", second.to_str().unwrap()]));
+    assert!(
+        err.contains("cannot store the definition") || err.contains("No space left"),
+        "{err}"
+    );
+    // Reads still work, the earlier definition is intact, the failed one is not half there.
+    let list = ok(daemon.virsh(&["list", "--all", "--name"]));
+    assert_eq!(sorted_names(&list), ["keep"]);
+    assert!(ok(daemon.virsh(&["dumpxml", "keep"])).contains("<name>keep</name>"));
+    std::fs::remove_file(&filler).unwrap();
+    daemon.kill();
+    daemon.spawn();
+    assert_eq!(
+        sorted_names(&ok(daemon.virsh(&["list", "--all", "--name"]))),
+        ["keep"]
+    );
+    ok(daemon.virsh(&["define", second.to_str().unwrap()]));
+    threats::record(
+        "T11",
+        "define while the state directory is full",
+        "clear error, earlier definitions intact, reads served",
+        err.trim(),
+        true,
+    );
+}
