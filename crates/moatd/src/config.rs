@@ -588,3 +588,42 @@ unix_sock_grup = "libvirt"
         ));
     }
 }
+
+/// A configuration file is outside input: any text gives a configuration or an error naming
+/// the problem, never a panic.
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const SAMPLE: &str = "unix_sock_group = \"libvirt\"\nunix_sock_rw_perms = \"0770\"\n\
+        access_drivers = [\"rules\"]\nmax_clients = 20\nkeepalive_interval = 5\n\
+        security_driver = \"selinux\"\nguest_uid_min = 1000000\nimage_dirs = [\"/srv/images\"]\n";
+
+    proptest! {
+        #[test]
+        fn any_text_loads_or_fails_cleanly(text in ".{0,300}") {
+            if let Err(err) = Config::parse(&text) {
+                prop_assert!(!err.to_string().is_empty());
+            }
+        }
+
+        #[test]
+        fn damaged_configs_load_or_fail_cleanly(
+            cut in 1usize..SAMPLE.len(),
+            junk in "[\\[\\]=\"0-9a-z_ -]{0,10}",
+        ) {
+            let mut text = SAMPLE[..cut].to_owned();
+            text.push_str(&junk);
+            let _ = Config::parse(&text);
+        }
+
+        #[test]
+        fn any_integer_for_a_numeric_option_is_taken_or_refused(n in any::<i64>()) {
+            for key in ["max_clients", "guest_uid_min", "guest_uid_max", "guest_pids_max", "keepalive_count"] {
+                let _ = Config::parse(&format!("{key} = {n}\n"));
+            }
+        }
+    }
+}

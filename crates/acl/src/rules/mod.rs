@@ -695,3 +695,35 @@ mod example_tests {
         assert!(!rules.explain(&stranger, &target, delete).allowed);
     }
 }
+
+/// The rules file comes from an administrator, but a typo or a truncated copy must never take
+/// the daemon down: any text gives a decision or an error, never a panic.
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../../../examples/access-rules.toml");
+
+    proptest! {
+        #[test]
+        fn any_text_parses_or_fails_cleanly(text in ".{0,400}") {
+            let _ = Rules::parse(&text);
+        }
+
+        #[test]
+        fn damaged_examples_parse_or_fail_cleanly(
+            cut in 0usize..EXAMPLE.len(),
+            at in 0usize..EXAMPLE.len(),
+            junk in "[\\[\\]=\"*,.a-z0-9 \n]{0,12}",
+        ) {
+            let mut text: String = EXAMPLE.chars().take(cut.max(1)).collect();
+            let at = text.char_indices().map(|(i, _)| i).find(|&i| i >= at.min(text.len())).unwrap_or(text.len());
+            text.insert_str(at, &junk);
+            if let Err(err) = Rules::parse(&text) {
+                prop_assert!(!err.to_string().is_empty());
+            }
+        }
+    }
+}
