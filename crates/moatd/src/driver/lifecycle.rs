@@ -400,7 +400,19 @@ impl Driver {
             Ok(how) => tracing::info!(%uuid, exit = %how, reason, "guest stopped"),
             Err(err) => tracing::warn!(%uuid, err = %chain(err), "guest stopped; exit unknown"),
         }
-        self.release_confinement(&guest.security, &PeerIdentity::daemon());
+        // Restoring files and draining the cgroup is blocking I/O: keep it off the thread that
+        // serves every connection.
+        {
+            let driver = Arc::clone(&self);
+            let guest = Arc::clone(&guest);
+            let released = tokio::task::spawn_blocking(move || {
+                driver.release_confinement(&guest.security, &PeerIdentity::daemon())
+            })
+            .await;
+            if let Err(err) = released {
+                tracing::error!(%uuid, %err, "releasing the guest's confinement failed");
+            }
+        }
         lock(&self.lifecycle.guests).remove(&uuid);
         let summary = {
             let mut registry = self.write();
