@@ -290,3 +290,52 @@ fn a_full_state_directory_fails_defines_clearly_and_keeps_serving() {
         true,
     );
 }
+
+#[test]
+fn an_unwritable_definitions_directory_fails_defines_clearly_and_keeps_serving() {
+    let daemon = TestDaemon::start();
+    let first = write_file(
+        daemon.dir.path(),
+        "keep.xml",
+        &domain_xml("keep", "39000000-0000-4000-8000-000000000001"),
+    );
+    ok(daemon.virsh(&["define", first.to_str().unwrap()]));
+    // An immutable directory refuses even root (the daemon's state on a read-only medium).
+    let domains = daemon.state_dir().join("domains");
+    let chattr = |flag: &str| {
+        let status = Command::new("chattr")
+            .arg(flag)
+            .arg(&domains)
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "chattr {flag} (needs ext4 or another fs with attributes)"
+        );
+    };
+    chattr("+i");
+    struct Mutable(PathBuf);
+    impl Drop for Mutable {
+        fn drop(&mut self) {
+            let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
+        }
+    }
+    let _mutable = Mutable(domains.clone());
+    let second = write_file(
+        daemon.dir.path(),
+        "more.xml",
+        &domain_xml("more", "39000000-0000-4000-8000-000000000002"),
+    );
+    let err = fails(daemon.virsh(&["define", second.to_str().unwrap()]));
+    assert!(err.contains("cannot store the definition"), "{err}");
+    let err = fails(daemon.virsh(&["undefine", "keep"]));
+    assert!(!err.is_empty());
+    assert_eq!(
+        sorted_names(&ok(daemon.virsh(&["list", "--all", "--name"]))),
+        ["keep"]
+    );
+    assert!(ok(daemon.virsh(&["dumpxml", "keep"])).contains("<name>keep</name>"));
+    chattr("-i");
+    ok(daemon.virsh(&["define", second.to_str().unwrap()]));
+    ok(daemon.virsh(&["undefine", "keep"]));
+}
