@@ -19,12 +19,13 @@ use crate::errors::chain;
 use crate::identity::PeerIdentity;
 
 /// A start in progress: what has been done to the host for it so far, undone by
-/// [`Confined::undo`] if the start fails.
+/// [`Confined::undo`] if the start fails. It owns what it needs, so that its blocking file and
+/// cgroup work can run off the thread that serves the connections.
 #[derive(Debug)]
-pub struct Confined<'a> {
-    driver: &'a Driver,
-    def: &'a Domain,
-    who: &'a PeerIdentity,
+pub struct Confined {
+    driver: std::sync::Arc<Driver>,
+    def: Domain,
+    who: PeerIdentity,
     labels: Vec<Seclabel>,
     labelled: bool,
     created: Vec<PathBuf>,
@@ -32,13 +33,13 @@ pub struct Confined<'a> {
     live_file: Option<PathBuf>,
 }
 
-impl<'a> Confined<'a> {
+impl Confined {
     /// Starts from freshly generated `labels` (reserved in the stack).
     pub fn new(
-        driver: &'a Driver,
-        def: &'a Domain,
+        driver: std::sync::Arc<Driver>,
+        def: Domain,
         labels: Vec<Seclabel>,
-        who: &'a PeerIdentity,
+        who: PeerIdentity,
     ) -> Self {
         Confined {
             driver,
@@ -71,7 +72,7 @@ impl<'a> Confined<'a> {
         paths: &RuntimePaths,
         emulator: &Path,
     ) -> Result<Confinement, DriverError> {
-        let driver = self.driver;
+        let driver = std::sync::Arc::clone(&self.driver);
         let stack = driver.lifecycle.security();
         let object = json!({"domain": self.def.name, "uuid": self.def.uuid.to_string()});
         let ids = stack
@@ -87,17 +88,17 @@ impl<'a> Confined<'a> {
         // The live state first: a daemon killed anywhere after this point finds it at restart
         // and undoes what had been done (release_stale), whether QEMU ran or not.
         let live_file = confine::live_file(&driver.run_dir, &self.def.name);
-        confine::write_live(&live_file, self.def, &self.labels).map_err(|err| {
+        confine::write_live(&live_file, &self.def, &self.labels).map_err(|err| {
             DriverError::Security(format!(
                 "cannot record the live state in {}: {err}",
                 live_file.display()
             ))
         })?;
         self.live_file = Some(live_file);
-        let resources = security::resources::collect(self.def);
+        let resources = security::resources::collect(&self.def);
         self.created = confine::create_missing_files(&resources)
             .map_err(|err| DriverError::Security(err.to_string()))?;
-        let applied = stack.set_all(self.def, &self.labels);
+        let applied = stack.set_all(&self.def, &self.labels);
         let mut record = object.clone();
         record["labels"] = labels_json(&self.labels);
         match &applied {
@@ -105,10 +106,10 @@ impl<'a> Confined<'a> {
                 record["applied"] = json!(format!("{applied:?}"));
                 driver
                     .audit
-                    .record(self.who, "SECURITY_SET_LABELS", record, Outcome::Ok)
+                    .record(&self.who, "SECURITY_SET_LABELS", record, Outcome::Ok)
             }
             Err(err) => driver.audit.record(
-                self.who,
+                &self.who,
                 "SECURITY_SET_LABELS",
                 record,
                 Outcome::Error(&chain(err)),
@@ -116,9 +117,9 @@ impl<'a> Confined<'a> {
         }
         applied.map_err(|err| DriverError::Security(chain(&err)))?;
         self.labelled = true;
-        let kvm = confine::wants_kvm(self.def, driver.lifecycle_kvm_usable());
-        let limits = confine::cgroup_limits(self.def, &driver.config, kvm);
-        let cgroup = confine::create_cgroup(self.def, &driver.config, &limits)
+        let kvm = confine::wants_kvm(&self.def, driver.lifecycle_kvm_usable());
+        let limits = confine::cgroup_limits(&self.def, &driver.config, kvm);
+        let cgroup = confine::create_cgroup(&self.def, &driver.config, &limits)
             .map_err(|err| DriverError::Security(chain(&err)))?;
         let cgroup_procs = cgroup.procs_files();
         self.cgroup = Some(cgroup);
@@ -132,7 +133,7 @@ impl<'a> Confined<'a> {
             stack.exec_label(&self.labels)
         };
         let spec = Jail {
-            def: self.def,
+            def: &self.def,
             resources: &resources,
             ids,
             run_dir: &paths.run_dir,
@@ -151,7 +152,7 @@ impl<'a> Confined<'a> {
         record["seccomp"] = json!(spec.seccomp);
         driver
             .audit
-            .record(self.who, "SECURITY_CONFINE", record, Outcome::Ok);
+            .record(&self.who, "SECURITY_CONFINE", record, Outcome::Ok);
         Ok(Confinement {
             jail_binary: driver.lifecycle.jail_binary().to_owned(),
             spec,
@@ -160,7 +161,7 @@ impl<'a> Confined<'a> {
 
     /// Undoes a start that failed: the host is left as it was.
     pub fn undo(&mut self) {
-        let driver = self.driver;
+        let driver = std::sync::Arc::clone(&self.driver);
         let stack = driver.lifecycle.security();
         if let Some(cgroup) = self.cgroup.take() {
             if let Err(err) = cgroup.remove() {
@@ -168,8 +169,8 @@ impl<'a> Confined<'a> {
             }
         }
         if self.labelled {
-            let warnings = stack.restore_all(self.def, &self.labels);
-            audit_restore(driver, self.who, self.def, &warnings);
+            let warnings = stack.restore_all(&self.def, &self.labels);
+            audit_restore(&driver, &self.who, &self.def, &warnings);
             self.labelled = false;
         }
         stack.release(&self.labels);
@@ -183,14 +184,17 @@ impl<'a> Confined<'a> {
     }
 
     /// The start succeeded: what the stop must undo.
-    pub fn finish(mut self) -> LiveSecurity {
-        self.labelled = false;
-        self.created.clear();
-        self.live_file = None;
+    pub fn finish(self) -> LiveSecurity {
+        let Confined {
+            def,
+            labels,
+            cgroup,
+            ..
+        } = self;
         LiveSecurity {
-            def: self.def.clone(),
-            labels: std::mem::take(&mut self.labels),
-            cgroup: self.cgroup.take(),
+            def,
+            labels,
+            cgroup,
         }
     }
 }

@@ -279,14 +279,22 @@ impl Driver {
             .security
             .generate(&def)
             .map_err(|e| DriverError::Security(chain(&e)))?;
-        let mut started = Confined::new(self, &def, labels, who);
-        let confinement = started.prepare(&paths, &argv.program)?;
+        // Labelling files and making the cgroup is blocking I/O: off the connection thread.
+        let mut started = Confined::new(Arc::clone(self), def.clone(), labels, who.clone());
+        let (paths_copy, program) = (paths.clone(), argv.program.clone());
+        let (mut started, confinement) = tokio::task::spawn_blocking(move || {
+            let confinement = started.prepare(&paths_copy, &program);
+            (started, confinement)
+        })
+        .await
+        .map_err(|err| DriverError::Security(format!("the confinement step failed: {err}")))?;
+        let confinement = confinement?;
         let mut spec = LaunchSpec::new(argv, paths, *uuid);
         spec.confinement = Some(confinement);
         let running = match supervise::launch(spec, LaunchOptions::default()).await {
             Ok(running) => running,
             Err(err) => {
-                started.undo();
+                let _ = tokio::task::spawn_blocking(move || started.undo()).await;
                 return Err(DriverError::Launch(chain(&err)));
             }
         };
