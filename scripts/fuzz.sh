@@ -14,12 +14,14 @@ RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
     cargo build --release --locked --target x86_64-unknown-linux-gnu --target-dir target/stable-cov \
     $(printf -- '--bin %s ' "${TARGETS[@]}")
 
-# Seeds: the domain XML test corpus for the XML target; each target's local corpus/ (kept out
-# of git) when a longer run has grown one.
+# Seeds: real virsh and python-libvirt traffic in seeds/<target> (fuzz/capture-seeds.py), the
+# domain XML test corpus for the XML target, and each target's local corpus/ (kept out of git)
+# when a longer run has grown one.
 seeds() {
     case "$1" in
         domxml_parse) echo ../crates/domxml/tests/corpus ;;
     esac
+    [ -d "seeds/$1" ] && echo "seeds/$1"
     [ -d "corpus/$1" ] && echo "corpus/$1"
     return 0
 }
