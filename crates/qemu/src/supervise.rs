@@ -260,7 +260,7 @@ pub struct LaunchSpec {
     pub confinement: Option<Confinement>,
 }
 
-/// QEMU started through `moat-jail`, which confines itself as its [`jail::JailSpec`] says and
+/// QEMU started through `moat-jail`, which confines itself as its [`::jail::JailSpec`] says and
 /// then executes QEMU in place (same pid).
 #[derive(Debug, Clone)]
 pub struct Confinement {

@@ -8,7 +8,7 @@
 //! 2. the security stack generates the guest's labels (an MCS pair under SELinux, its own uid
 //!    and gid, the Landlock ruleset's name) and labels and hands over its resources
 //!    (`security::SecurityStack::set_all`);
-//! 3. [`Jail::cgroup`] creates the guest's cgroup with its memory, pids, cpu and device limits;
+//! 3. [`create_cgroup`] creates the guest's cgroup with its memory, pids, cpu and device limits;
 //! 4. [`Jail::spec`] describes the mount namespace (system directories read-only, the guest's
 //!    own resources at their paths, its run directory, a private `/dev`), the uid, rlimits,
 //!    Landlock rules derived from the same resources, and the seccomp filter; `moat-jail`
