@@ -159,16 +159,23 @@ impl Access {
     }
 }
 
-/// The identity as access drivers see it.
+/// The identity as access drivers see it: a UNIX peer by its credentials, a TLS peer by its
+/// certificate's distinguished name only (so polkit, which needs a local process, denies it).
 pub fn subject(identity: &PeerIdentity) -> Subject {
-    Subject {
-        uid: Some(identity.uid),
-        gid: Some(identity.gid),
-        user: identity.user.clone(),
-        groups: identity.group_names.clone(),
-        pid: identity.pid,
-        start_time: identity.start_time,
-        x509_dn: None,
+    match identity {
+        PeerIdentity::Unix(peer) => Subject {
+            uid: Some(peer.uid),
+            gid: Some(peer.gid),
+            user: peer.user.clone(),
+            groups: peer.group_names.clone(),
+            pid: peer.pid,
+            start_time: peer.start_time,
+            x509_dn: None,
+        },
+        PeerIdentity::Remote(peer) => Subject {
+            x509_dn: peer.x509_dn.clone(),
+            ..Subject::default()
+        },
     }
 }
 

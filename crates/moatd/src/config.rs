@@ -42,6 +42,61 @@ pub const DEFAULT_GUEST_IDS: std::ops::RangeInclusive<u32> = 1_000_000..=1_065_5
 /// The image directories when `image_dirs` is not set: Moat's central store and libvirt's.
 pub const DEFAULT_IMAGE_DIRS: &[&str] = &["/var/lib/moat/images", "/var/lib/libvirt/images"];
 
+/// libvirt's default server key (`key_file`).
+pub const DEFAULT_KEY_FILE: &str = "/etc/pki/libvirt/private/serverkey.pem";
+/// libvirt's default server certificate (`cert_file`).
+pub const DEFAULT_CERT_FILE: &str = "/etc/pki/libvirt/servercert.pem";
+/// libvirt's default CA certificate (`ca_file`).
+pub const DEFAULT_CA_FILE: &str = "/etc/pki/CA/cacert.pem";
+/// libvirt's default revocation list (`crl_file`); used only if it exists.
+pub const DEFAULT_CRL_FILE: &str = "/etc/pki/CA/cacrl.pem";
+/// libvirt's TLS port (`tls_port`).
+pub const DEFAULT_TLS_PORT: u16 = 16514;
+
+/// The TLS listener's files and checks (`listen_tls` and the options after it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// Whether the daemon listens for TLS clients (`listen_tls`).
+    pub listen: bool,
+    /// Address to listen on (`listen_addr`); `None` is every interface.
+    pub listen_addr: Option<String>,
+    /// Port (`tls_port`).
+    pub port: u16,
+    /// The server's private key, PEM (`key_file`).
+    pub key_file: PathBuf,
+    /// The server's certificate chain, PEM (`cert_file`).
+    pub cert_file: PathBuf,
+    /// The CA certificates clients must chain to, PEM (`ca_file`).
+    pub ca_file: PathBuf,
+    /// Revocation lists, PEM (`crl_file`); a missing file at the default path means none.
+    pub crl_file: PathBuf,
+    /// Whether `crl_file` was set explicitly (then it must exist).
+    pub crl_file_required: bool,
+    /// Glob patterns on the client's distinguished name (`tls_allowed_dn_list`); `None` admits
+    /// every certificate the CA signed, an empty list admits nobody.
+    pub allowed_dn_list: Option<Vec<String>>,
+    /// GnuTLS priority string (`tls_priority`); logged and not applied (rustls has its own
+    /// fixed set of safe suites).
+    pub priority: Option<String>,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            listen: false,
+            listen_addr: None,
+            port: DEFAULT_TLS_PORT,
+            key_file: PathBuf::from(DEFAULT_KEY_FILE),
+            cert_file: PathBuf::from(DEFAULT_CERT_FILE),
+            ca_file: PathBuf::from(DEFAULT_CA_FILE),
+            crl_file: PathBuf::from(DEFAULT_CRL_FILE),
+            crl_file_required: false,
+            allowed_dn_list: None,
+            priority: None,
+        }
+    }
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -95,6 +150,8 @@ pub struct Config {
     /// runs as if the daemon had this context; files are labelled for real, the process label
     /// of QEMU cannot be.
     pub selinux_test_context: Option<String>,
+    /// The TLS listener.
+    pub tls: TlsConfig,
     /// libvirtd.conf options present in the file that Moat does not act on.
     pub ignored: Vec<String>,
 }
@@ -125,6 +182,7 @@ impl Default for Config {
             cgroup_parent: "moat".into(),
             jail_binary: None,
             selinux_test_context: None,
+            tls: TlsConfig::default(),
             ignored: Vec::new(),
         }
     }
@@ -179,13 +237,10 @@ fn list(problems: &[OptionProblem]) -> String {
 const IGNORED: &[&str] = &[
     "unix_sock_admin_perms",
     "unix_sock_dir",
-    "listen_addr",
-    "tls_port",
     "tcp_port",
     "mdns_adv",
     "mdns_name",
     "auth_tcp",
-    "auth_tls",
     "tcp_min_ssf",
     "tls_no_sanity_certificate",
     "sasl_allowed_username_list",
@@ -365,23 +420,63 @@ impl Config {
                     }
                     _ => problem("expected an SELinux context (user:role:type:level)".into()),
                 },
-                "listen_tcp" | "listen_tls" => match boolean(value) {
+                "listen_tls" => match boolean(value) {
+                    Some(b) => config.tls.listen = b,
+                    None => problem("expected 0, 1, true or false".into()),
+                },
+                "listen_tcp" => match boolean(value) {
                     Some(false) => config.ignored.push(key.to_owned()),
                     Some(true) => problem(
-                        "network listeners are not supported yet; only the UNIX sockets are".into(),
+                        "plain TCP needs an authentication mechanism (auth_tcp = \"sasl\") and \
+                         moatd has none, so it would give anyone on the network full control; \
+                         use listen_tls (client certificates) instead"
+                            .into(),
                     ),
                     None => problem("expected 0, 1, true or false".into()),
                 },
+                "auth_tls" => match value.as_str() {
+                    Some("none") => {}
+                    _ => problem(
+                        "expected \"none\" (the client certificate is the authentication)".into(),
+                    ),
+                },
+                "listen_addr" => match value.as_str() {
+                    Some(addr) if !addr.is_empty() && !addr.contains(char::is_whitespace) => {
+                        config.tls.listen_addr = Some(addr.to_owned())
+                    }
+                    _ => problem("expected an address or host name".into()),
+                },
+                "tls_port" => match port(value) {
+                    Some(port) => config.tls.port = port,
+                    None => problem("expected a port number from 1 to 65535".into()),
+                },
+                "key_file" | "cert_file" | "ca_file" | "crl_file" => match value.as_str() {
+                    Some(path) if path.starts_with('/') => {
+                        let path = PathBuf::from(path);
+                        match key {
+                            "key_file" => config.tls.key_file = path,
+                            "cert_file" => config.tls.cert_file = path,
+                            "ca_file" => config.tls.ca_file = path,
+                            _ => {
+                                config.tls.crl_file = path;
+                                config.tls.crl_file_required = true;
+                            }
+                        }
+                    }
+                    _ => problem("expected an absolute path".into()),
+                },
                 "tls_no_verify_certificate" => match boolean(value) {
-                    Some(false) => config.ignored.push(key.to_owned()),
+                    Some(false) => {}
                     _ => problem("certificate verification cannot be turned off".into()),
                 },
-                "key_file"
-                | "cert_file"
-                | "ca_file"
-                | "crl_file"
-                | "tls_allowed_dn_list"
-                | "tls_priority" => config.ignored.push(key.to_owned()),
+                "tls_allowed_dn_list" => match string_list(value) {
+                    Some(list) => config.tls.allowed_dn_list = Some(list),
+                    None => problem("expected a list of distinguished name patterns".into()),
+                },
+                "tls_priority" => match value.as_str() {
+                    Some(priority) => config.tls.priority = Some(priority.to_owned()),
+                    None => problem("expected a GnuTLS priority string".into()),
+                },
                 _ if IGNORED.contains(&key) => config.ignored.push(key.to_owned()),
                 _ => problem("unknown option".into()),
             }
@@ -461,6 +556,16 @@ fn count(value: &toml::Value, min: usize, max: usize) -> Result<usize, String> {
         .and_then(|i| usize::try_from(i).ok())
         .filter(|n| (min..=max).contains(n))
         .ok_or_else(|| format!("expected a whole number from {min} to {max}"))
+}
+
+/// A port as libvirtd.conf writes it (a string) or as an integer.
+fn port(value: &toml::Value) -> Option<u16> {
+    match value {
+        toml::Value::String(s) => s.parse().ok(),
+        toml::Value::Integer(i) => u16::try_from(*i).ok(),
+        _ => None,
+    }
+    .filter(|&port| port != 0)
 }
 
 fn boolean(value: &toml::Value) -> Option<bool> {
@@ -565,6 +670,50 @@ unix_sock_grup = "libvirt"
         let err = Config::parse("max_clients = = 3").unwrap_err();
         let source = std::error::Error::source(&err).unwrap().to_string();
         assert!(source.contains("line 1"), "{source}");
+    }
+
+    #[test]
+    fn tls_options_have_libvirts_defaults_and_names() {
+        let config = Config::parse("").unwrap();
+        assert!(!config.tls.listen);
+        assert_eq!(config.tls.port, 16514);
+        assert_eq!(config.tls.ca_file, Path::new("/etc/pki/CA/cacert.pem"));
+        assert_eq!(
+            config.tls.key_file,
+            Path::new("/etc/pki/libvirt/private/serverkey.pem")
+        );
+        let text = r#"
+listen_tls = 1
+listen_addr = "127.0.0.1"
+tls_port = "16600"
+auth_tls = "none"
+cert_file = "/srv/pki/server.pem"
+crl_file = "/srv/pki/crl.pem"
+tls_allowed_dn_list = ["C=GB,O=Example,CN=*"]
+tls_no_verify_certificate = 0
+tls_priority = "NORMAL"
+"#;
+        let tls = Config::parse(text).unwrap().tls;
+        assert!(tls.listen);
+        assert_eq!(tls.listen_addr.as_deref(), Some("127.0.0.1"));
+        assert_eq!(tls.port, 16600);
+        assert_eq!(tls.cert_file, Path::new("/srv/pki/server.pem"));
+        assert!(tls.crl_file_required);
+        assert_eq!(
+            tls.allowed_dn_list,
+            Some(vec!["C=GB,O=Example,CN=*".to_owned()])
+        );
+        assert_eq!(tls.priority.as_deref(), Some("NORMAL"));
+    }
+
+    #[test]
+    fn unsafe_network_options_are_refused_with_the_reason() {
+        let text = "listen_tcp = 1\ntls_no_verify_certificate = 1\ntls_port = 0\nauth_tls = \"sasl\"";
+        let err = Config::parse(text).unwrap_err().to_string();
+        assert!(err.contains("option 'listen_tcp': plain TCP needs an authentication mechanism"), "{err}");
+        assert!(err.contains("option 'tls_no_verify_certificate': certificate verification cannot be turned off"), "{err}");
+        assert!(err.contains("option 'tls_port'"), "{err}");
+        assert!(err.contains("option 'auth_tls'"), "{err}");
     }
 
     #[test]

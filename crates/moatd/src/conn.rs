@@ -26,7 +26,7 @@ use rpc::procedures::{self as p, RemoteProcedure};
 use rpc::transport::{FrameReader, FrameWriter};
 use rpc::types::{AuthType, RemoteError};
 use serde_json::json;
-use tokio::net::UnixStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{broadcast, mpsc, watch, Semaphore};
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -62,6 +62,8 @@ pub enum SocketKind {
     ReadWrite,
     /// `moat-sock-ro`: monitoring only.
     ReadOnly,
+    /// The TLS port: full access, as libvirt's TLS socket, subject to the access drivers.
+    Tls,
 }
 
 /// What every connection shares.
@@ -109,15 +111,19 @@ enum Next {
     Close(&'static str),
 }
 
-/// Serves one client until it leaves, breaks the protocol, or the daemon shuts down.
-pub async fn serve(
-    stream: UnixStream,
+/// Serves one client until it leaves, breaks the protocol, or the daemon shuts down. The two
+/// halves are those of a UNIX socket or of a TLS stream.
+pub async fn serve<R, W>(
+    read_half: R,
+    write_half: W,
     identity: PeerIdentity,
     socket: SocketKind,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
-) {
-    let (read_half, write_half) = stream.into_split();
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let mut reader = FrameReader::new(read_half);
     let (outbox, mut outgoing) = mpsc::channel::<Message>(OUTBOX);
     let writer = tokio::spawn(async move {
@@ -133,7 +139,8 @@ pub async fn serve(
         subject: access::subject(&identity),
         identity,
         socket,
-        // Both sockets use auth "none": the socket's permissions are the authentication.
+        // Every transport uses auth "none": the socket's permissions, or the client certificate
+        // checked during the TLS handshake, are the authentication.
         authenticated: true,
         open: false,
         read_only: socket == SocketKind::ReadOnly,

@@ -15,8 +15,9 @@ use crate::driver::node::Emulator;
 use crate::driver::{Driver, DriverError};
 use crate::hostinfo::HostInfo;
 use crate::listen::{self, ListenError};
-use crate::server::{self, Limits, Listeners};
+use crate::server::{self, Limits, Listeners, TlsListener};
 use crate::store::{DomainStore, StoreError};
+use crate::tls::{TlsError, TlsState};
 
 /// Name of the read-write socket in the run directory.
 pub const SOCKET_RW: &str = "moat-sock";
@@ -57,6 +58,20 @@ pub enum StartError {
     /// The security stack cannot work on this host as configured.
     #[error("cannot set up the security drivers")]
     Security(#[source] security::StackError),
+    /// The TLS certificates, key or revocation lists are unusable.
+    #[error("cannot set up TLS (listen_tls)")]
+    Tls(#[source] TlsError),
+    /// The TLS port cannot be bound.
+    #[error("cannot listen for TLS clients on {address} port {port}")]
+    BindTls {
+        /// `listen_addr`, or "every interface".
+        address: String,
+        /// `tls_port`.
+        port: u16,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The jail program is missing.
     #[error(
         "the jail program {path} does not exist; build it (cargo build -p jail) or set jail_binary"
@@ -165,6 +180,41 @@ pub struct Daemon {
     listeners: Listeners,
     shared: Arc<Shared>,
     limits: Arc<Limits>,
+    tls: Option<Arc<TlsState>>,
+}
+
+/// Reads the TLS files and binds the TLS port, when `listen_tls` is on.
+async fn bind_tls(settings: &crate::config::TlsConfig) -> Result<Option<TlsListener>, StartError> {
+    if !settings.listen {
+        return Ok(None);
+    }
+    if let Some(priority) = &settings.priority {
+        tracing::info!(priority, "tls_priority is not applied: rustls offers TLS 1.3 and 1.2 \
+            with its own fixed set of safe cipher suites");
+    }
+    let state = Arc::new(TlsState::load(settings).map_err(StartError::Tls)?);
+    let port = settings.port;
+    let listener = match &settings.listen_addr {
+        Some(addr) => tokio::net::TcpListener::bind((addr.as_str(), port)).await,
+        // Every interface, IPv6 and IPv4; IPv4 alone where IPv6 is off.
+        None => match tokio::net::TcpListener::bind(("::", port)).await {
+            Ok(listener) => Ok(listener),
+            Err(_) => tokio::net::TcpListener::bind(("0.0.0.0", port)).await,
+        },
+    }
+    .map_err(|source| StartError::BindTls {
+        address: settings
+            .listen_addr
+            .clone()
+            .unwrap_or_else(|| "every interface".into()),
+        port,
+        source,
+    })?;
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(%address, ca = %settings.ca_file.display(),
+            cert = %settings.cert_file.display(), "moatd listening for TLS clients");
+    }
+    Ok(Some(TlsListener { listener, state }))
 }
 
 fn make_dir(path: &Path, mode: u32) -> Result<(), StartError> {
@@ -234,7 +284,10 @@ impl Daemon {
         let listeners = Listeners {
             read_write: listen::bind(&paths.socket_rw(), config.unix_sock_rw_perms, gid)?,
             read_only: listen::bind(&paths.socket_ro(), config.unix_sock_ro_perms, gid)?,
+            tls: None,
         };
+        let tls = bind_tls(&config.tls).await?;
+        let listeners = Listeners { tls, ..listeners };
         let access = Arc::new(Access::from_config(&config)?);
         if access.enabled() {
             tracing::info!(rules = %config.access_rules_file.display(), "access control on");
@@ -251,12 +304,22 @@ impl Daemon {
             max_clients: config.max_clients.into(),
         });
         tracing::info!(socket = %paths.socket_rw().display(), "moatd listening");
+        let tls = listeners.tls.as_ref().map(|tls| Arc::clone(&tls.state));
         Ok(Self {
             paths,
             listeners,
             shared,
             limits,
+            tls,
         })
+    }
+
+    /// The bound TLS address, when `listen_tls` is on.
+    pub fn tls_address(&self) -> Option<std::net::SocketAddr> {
+        self.listeners
+            .tls
+            .as_ref()
+            .and_then(|tls| tls.listener.local_addr().ok())
     }
 
     /// The driver, for in-process use.
@@ -270,6 +333,7 @@ impl Daemon {
             paths: self.paths.clone(),
             limits: Arc::clone(&self.limits),
             access: Arc::clone(&self.shared.access),
+            tls: self.tls.clone(),
         }
     }
 
@@ -300,19 +364,30 @@ pub struct Reloader {
     paths: Paths,
     limits: Arc<Limits>,
     access: Arc<Access>,
+    tls: Option<Arc<TlsState>>,
 }
 
 impl Reloader {
-    /// Applies socket modes and group and `max_clients`, and re-reads the access rules; other
-    /// options take effect at the next start. A bad configuration or rules file is reported and
-    /// the running one kept.
+    /// Applies socket modes and group and `max_clients`, and re-reads the access rules and the
+    /// TLS certificates, key and CRLs (with the TLS file options of the new configuration if it
+    /// loads); other options take effect at the next start. A bad configuration, rules or
+    /// certificate file is reported and the running one kept.
     pub fn reload(&self) {
         match self.access.reload_rules() {
             Ok(()) => tracing::info!("access rules reloaded"),
             Err(err) => tracing::error!(err = %crate::errors::chain(&err),
                 "access rules reload failed; keeping the rules in force"),
         }
-        let config = match Config::load(self.paths.config.as_deref()) {
+        let loaded = Config::load(self.paths.config.as_deref());
+        if let Some(tls) = &self.tls {
+            let settings = loaded.as_ref().ok().map(|config| &config.tls);
+            match tls.reload(settings) {
+                Ok(()) => tracing::info!("TLS certificates reloaded"),
+                Err(err) => tracing::error!(err = %crate::errors::chain(&err),
+                    "TLS certificate reload failed; keeping the certificates in force"),
+            }
+        }
+        let config = match loaded {
             Ok(config) => config,
             Err(err) => {
                 tracing::error!(err = %crate::errors::chain(&err),

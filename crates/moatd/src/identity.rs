@@ -1,18 +1,42 @@
-//! Who is on the other end of a UNIX socket.
+//! Who is on the other end of a connection: a local process on a UNIX socket, or a remote
+//! client that proved a certificate over TLS.
 //!
-//! The kernel tells the uid, gid and pid (`SO_PEERCRED`); the process start time comes from
+//! For a UNIX peer the kernel tells the uid, gid and pid (`SO_PEERCRED`); the process start time comes from
 //! `/proc/<pid>/stat` (field 22, in clock ticks since boot), so that a pid reused by another process
 //! is not mistaken for the caller; user, group and supplementary groups come from the host's user
 //! database. Reads of `/proc` go through a root path so tests can use a fixture tree.
+//!
+//! A TLS peer has no uid or pid: its identity is the distinguished name of the certificate it
+//! presented (in libvirt's string form, see [`crate::tls::distinguished_name`]) and its address.
 
 use std::ffi::CString;
+use std::net::SocketAddr;
 use std::path::Path;
 
 use serde_json::{json, Value};
 
 /// The identity of a connected client.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerIdentity {
+pub enum PeerIdentity {
+    /// A local process on a UNIX socket.
+    Unix(UnixPeer),
+    /// A client on the network (TLS).
+    Remote(RemotePeer),
+}
+
+/// A client on the network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemotePeer {
+    /// Its address and port.
+    pub address: SocketAddr,
+    /// The distinguished name of its verified certificate; `None` before (or without) one, as
+    /// for a client refused during the handshake.
+    pub x509_dn: Option<String>,
+}
+
+/// A local process, from its socket credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnixPeer {
     /// Effective uid.
     pub uid: u32,
     /// Effective gid.
@@ -32,6 +56,66 @@ pub struct PeerIdentity {
 }
 
 impl PeerIdentity {
+    /// Completes the kernel's credentials with start time and names.
+    pub fn from_credentials(uid: u32, gid: u32, pid: Option<i32>, proc_root: &Path) -> Self {
+        Self::Unix(UnixPeer::from_credentials(uid, gid, pid, proc_root))
+    }
+
+    /// The daemon itself, for what it does on its own (autostart), as the audit log records it.
+    pub fn daemon() -> Self {
+        Self::Unix(UnixPeer {
+            user: Some("moatd".into()),
+            ..UnixPeer::bare(
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+                i32::try_from(std::process::id()).unwrap_or(0),
+            )
+        })
+    }
+
+    /// A UNIX identity with no names, for tests.
+    pub fn for_tests(uid: u32, gid: u32, pid: i32) -> Self {
+        Self::Unix(UnixPeer::bare(uid, gid, pid))
+    }
+
+    /// A client on the network.
+    pub fn remote(address: SocketAddr, x509_dn: Option<String>) -> Self {
+        Self::Remote(RemotePeer { address, x509_dn })
+    }
+
+    /// The identity as the audit log records it.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Self::Unix(peer) => json!({
+                "uid": peer.uid,
+                "gid": peer.gid,
+                "pid": peer.pid,
+                "start_time": peer.start_time,
+                "user": peer.user,
+                "group": peer.group,
+            }),
+            Self::Remote(peer) => json!({
+                "address": peer.address.to_string(),
+                "x509_dn": peer.x509_dn,
+            }),
+        }
+    }
+}
+
+impl UnixPeer {
+    fn bare(uid: u32, gid: u32, pid: i32) -> Self {
+        Self {
+            uid,
+            gid,
+            pid: Some(pid),
+            start_time: None,
+            user: None,
+            group: None,
+            groups: vec![gid],
+            group_names: Vec::new(),
+        }
+    }
+
     /// Completes the kernel's credentials with start time and names.
     pub fn from_credentials(uid: u32, gid: u32, pid: Option<i32>, proc_root: &Path) -> Self {
         let start_time = pid.and_then(|pid| process_start_time(proc_root, pid));
@@ -62,47 +146,21 @@ impl PeerIdentity {
             group_names,
         }
     }
-
-    /// The daemon itself, for what it does on its own (autostart), as the audit log records it.
-    pub fn daemon() -> Self {
-        Self {
-            user: Some("moatd".into()),
-            ..Self::for_tests(
-                nix::unistd::geteuid().as_raw(),
-                nix::unistd::getegid().as_raw(),
-                i32::try_from(std::process::id()).unwrap_or(0),
-            )
-        }
-    }
-
-    /// An identity with no names, for tests.
-    pub fn for_tests(uid: u32, gid: u32, pid: i32) -> Self {
-        Self {
-            uid,
-            gid,
-            pid: Some(pid),
-            start_time: None,
-            user: None,
-            group: None,
-            groups: vec![gid],
-            group_names: Vec::new(),
-        }
-    }
-
-    /// The identity as the audit log records it.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "uid": self.uid,
-            "gid": self.gid,
-            "pid": self.pid,
-            "start_time": self.start_time,
-            "user": self.user,
-            "group": self.group,
-        })
-    }
 }
 
 impl std::fmt::Display for PeerIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unix(peer) => peer.fmt(f),
+            Self::Remote(RemotePeer { address, x509_dn }) => match x509_dn {
+                Some(dn) => write!(f, "'{dn}' ({address})"),
+                None => write!(f, "{address}"),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for UnixPeer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.user {
             Some(user) => write!(f, "{user}")?,
@@ -156,7 +214,7 @@ mod tests {
 
     #[test]
     fn own_identity_has_names() {
-        let me = PeerIdentity::from_credentials(
+        let me = UnixPeer::from_credentials(
             nix::unistd::getuid().as_raw(),
             nix::unistd::getgid().as_raw(),
             Some(std::process::id().try_into().unwrap()),

@@ -42,3 +42,4 @@ pub mod readonly;
 pub mod registry;
 pub mod server;
 pub mod store;
+pub mod tls;

@@ -1,19 +1,33 @@
-//! Accepting clients on the two sockets.
+//! Accepting clients on the two UNIX sockets and the TLS port.
 //!
 //! [`run`] takes the listeners and a shutdown future (mini-redis `server::run`): it accepts until
-//! the future resolves, identifies each client from its socket credentials, refuses clients past
-//! `max_clients`, and serves each on its own task. On shutdown every connection is told to close.
+//! the future resolves, identifies each client (socket credentials, or the certificate checked
+//! in the TLS handshake, see [`crate::tls`]), refuses clients past `max_clients`, and serves each
+//! on its own task. On shutdown every connection is told to close.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::net::{UnixListener, UnixStream};
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::sync::watch;
 
+use crate::audit::Outcome;
 use crate::conn::{self, Shared, SocketKind};
+use crate::errors;
 use crate::identity::PeerIdentity;
+use crate::tls::{self, TlsState};
+
+/// Longest a TLS client may take to complete its handshake.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The audit log's name for a TLS handshake (not a libvirt procedure).
+pub const AUDIT_TLS_HANDSHAKE: &str = "TLS_HANDSHAKE";
 
 /// The daemon's listening sockets.
 #[derive(Debug)]
@@ -22,6 +36,23 @@ pub struct Listeners {
     pub read_write: UnixListener,
     /// `moat-sock-ro`.
     pub read_only: UnixListener,
+    /// The TLS port, when `listen_tls` is on.
+    pub tls: Option<TlsListener>,
+}
+
+/// The TLS port and the configuration its handshakes use.
+#[derive(Debug)]
+pub struct TlsListener {
+    /// The bound port.
+    pub listener: TcpListener,
+    /// Certificates, key and client checks (reloaded on SIGHUP).
+    pub state: Arc<TlsState>,
+}
+
+/// A client accepted on any listener.
+enum Accepted {
+    Unix(UnixStream, SocketKind),
+    Tcp(TcpStream, SocketAddr),
 }
 
 /// Limits that a configuration reload may change.
@@ -43,13 +74,20 @@ pub async fn run(
     let clients = Arc::new(AtomicUsize::new(0));
     tokio::pin!(shutdown);
     loop {
-        let (accepted, socket) = tokio::select! {
+        let accepted = tokio::select! {
             _ = &mut shutdown => break,
-            a = listeners.read_write.accept() => (a, SocketKind::ReadWrite),
-            a = listeners.read_only.accept() => (a, SocketKind::ReadOnly),
+            a = listeners.read_write.accept() => {
+                a.map(|(stream, _)| Accepted::Unix(stream, SocketKind::ReadWrite))
+            }
+            a = listeners.read_only.accept() => {
+                a.map(|(stream, _)| Accepted::Unix(stream, SocketKind::ReadOnly))
+            }
+            a = accept_tcp(listeners.tls.as_ref()) => {
+                a.map(|(stream, address)| Accepted::Tcp(stream, address))
+            }
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let accepted = match accepted {
+            Ok(accepted) => accepted,
             Err(err) => {
                 // EMFILE and kin: keep serving the clients we have.
                 tracing::warn!(?err, "accept failed");
@@ -60,27 +98,149 @@ pub async fn run(
         let max = limits.max_clients.load(Ordering::Relaxed);
         if clients.load(Ordering::Relaxed) >= max {
             tracing::warn!(max, "refusing client: max_clients reached");
-            drop(stream);
+            drop(accepted);
             continue;
         }
-        let Some(identity) = identify(&stream, &proc_root) else {
-            tracing::warn!("refusing client: no peer credentials");
-            continue;
-        };
-        clients.fetch_add(1, Ordering::Relaxed);
-        let guard = ClientSlot(Arc::clone(&clients));
-        let shared = Arc::clone(&shared);
-        let stopped = stopped.clone();
-        tokio::spawn(async move {
-            conn::serve(stream, identity, socket, shared, stopped).await;
-            drop(guard);
-        });
+        match accepted {
+            Accepted::Unix(stream, socket) => {
+                let Some(identity) = identify(&stream, &proc_root) else {
+                    tracing::warn!("refusing client: no peer credentials");
+                    continue;
+                };
+                let slot = ClientSlot::take(&clients);
+                let shared = Arc::clone(&shared);
+                let stopped = stopped.clone();
+                tokio::spawn(async move {
+                    let (read_half, write_half) = stream.into_split();
+                    conn::serve(read_half, write_half, identity, socket, shared, stopped).await;
+                    drop(slot);
+                });
+            }
+            Accepted::Tcp(stream, address) => {
+                let Some(tls) = listeners.tls.as_ref() else {
+                    continue;
+                };
+                let slot = ClientSlot::take(&clients);
+                let acceptor = tls.state.acceptor();
+                let shared = Arc::clone(&shared);
+                let stopped = stopped.clone();
+                tokio::spawn(async move {
+                    serve_tls(stream, address, acceptor, shared, stopped).await;
+                    drop(slot);
+                });
+            }
+        }
     }
     let _ = stop.send(true);
 }
 
+async fn accept_tcp(tls: Option<&TlsListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match tls {
+        Some(tls) => tls.listener.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Completes the handshake (the certificate checks run inside it), sends libvirt's one-byte
+/// confirmation, and serves the connection. A refusal is logged and audited with its reason.
+async fn serve_tls(
+    stream: TcpStream,
+    address: SocketAddr,
+    acceptor: tokio_rustls::TlsAcceptor,
+    shared: Arc<Shared>,
+    stopped: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let refuse = |reason: String, dn: Option<String>| {
+        let who = PeerIdentity::remote(address, dn);
+        tracing::warn!(client = %who, reason, "TLS client refused");
+        shared.driver.audit().record(
+            &who,
+            AUDIT_TLS_HANDSHAKE,
+            json!({"transport": "tls"}),
+            Outcome::Error(&format!("refused: {reason}")),
+        );
+    };
+    let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
+    let mut stream = match handshake {
+        Err(_) => return refuse("handshake timed out".into(), None),
+        Ok(Err(err)) => {
+            let (reason, dn) = handshake_failure(&err);
+            return refuse(reason, dn);
+        }
+        Ok(Ok(stream)) => stream,
+    };
+    let dn = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .and_then(|cert| tls::distinguished_name(cert));
+    let Some(dn) = dn else {
+        // The verifier parsed the certificate already; this cannot happen short of a bug.
+        return refuse("no readable client certificate after the handshake".into(), None);
+    };
+    let identity = PeerIdentity::remote(address, Some(dn));
+    if let Err(err) = confirm(&mut stream).await {
+        tracing::debug!(client = %identity, ?err, "TLS client left before the confirmation");
+        return;
+    }
+    tracing::info!(client = %identity, "TLS client accepted");
+    shared.driver.audit().record(
+        &identity,
+        AUDIT_TLS_HANDSHAKE,
+        json!({"transport": "tls"}),
+        Outcome::Ok,
+    );
+    let (read_half, write_half) = tokio::io::split(stream);
+    conn::serve(
+        read_half,
+        write_half,
+        identity,
+        SocketKind::Tls,
+        shared,
+        stopped,
+    )
+    .await;
+}
+
+/// libvirt's check byte: after a successful handshake and certificate check the server writes
+/// `1` to the TLS stream, and the client reads it before anything else.
+async fn confirm<S: AsyncWriteExt + Unpin>(stream: &mut S) -> std::io::Result<()> {
+    stream.write_all(&[1]).await?;
+    stream.flush().await
+}
+
+/// The reason a handshake failed, and the certificate's name if the failure was a refusal of a
+/// certificate that could be read.
+fn handshake_failure(err: &std::io::Error) -> (String, Option<String>) {
+    let refused = err
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .and_then(|tls| match tls {
+            rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) => {
+                other.0.downcast_ref::<tls::ClientRefused>()
+            }
+            _ => None,
+        });
+    match refused {
+        Some(refused) => (
+            errors::chain(&refused.reason),
+            Some(refused.dn.clone()),
+        ),
+        None => (errors::chain(err), None),
+    }
+}
+
 /// Gives the client's slot back when its task ends, however it ends.
 struct ClientSlot(Arc<AtomicUsize>);
+
+impl ClientSlot {
+    fn take(clients: &Arc<AtomicUsize>) -> Self {
+        clients.fetch_add(1, Ordering::Relaxed);
+        Self(Arc::clone(clients))
+    }
+}
 
 impl Drop for ClientSlot {
     fn drop(&mut self) {
