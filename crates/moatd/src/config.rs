@@ -708,10 +708,19 @@ tls_priority = "NORMAL"
 
     #[test]
     fn unsafe_network_options_are_refused_with_the_reason() {
-        let text = "listen_tcp = 1\ntls_no_verify_certificate = 1\ntls_port = 0\nauth_tls = \"sasl\"";
+        let text =
+            "listen_tcp = 1\ntls_no_verify_certificate = 1\ntls_port = 0\nauth_tls = \"sasl\"";
         let err = Config::parse(text).unwrap_err().to_string();
-        assert!(err.contains("option 'listen_tcp': plain TCP needs an authentication mechanism"), "{err}");
-        assert!(err.contains("option 'tls_no_verify_certificate': certificate verification cannot be turned off"), "{err}");
+        assert!(
+            err.contains("option 'listen_tcp': plain TCP needs an authentication mechanism"),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "option 'tls_no_verify_certificate': certificate verification cannot be turned off"
+            ),
+            "{err}"
+        );
         assert!(err.contains("option 'tls_port'"), "{err}");
         assert!(err.contains("option 'auth_tls'"), "{err}");
     }

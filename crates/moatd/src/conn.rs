@@ -165,6 +165,13 @@ pub async fn serve<R, W>(
             _ = shutdown.changed() => break "daemon shutting down",
             read = reader.read_message() => match read {
                 Ok(None) => break "client closed the connection",
+                // libvirt clients close a TLS connection without close_notify; a reset is
+                // likewise a client leaving, not a protocol violation.
+                Err(rpc::transport::TransportError::Read { source })
+                    if matches!(
+                        source.kind(),
+                        std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset
+                    ) => break "client closed the connection",
                 Err(err) => {
                     tracing::warn!(client = %state.identity, err = %errors::chain(&err),
                         "closing connection: protocol violation");

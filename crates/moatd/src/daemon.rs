@@ -189,8 +189,11 @@ async fn bind_tls(settings: &crate::config::TlsConfig) -> Result<Option<TlsListe
         return Ok(None);
     }
     if let Some(priority) = &settings.priority {
-        tracing::info!(priority, "tls_priority is not applied: rustls offers TLS 1.3 and 1.2 \
-            with its own fixed set of safe cipher suites");
+        tracing::info!(
+            priority,
+            "tls_priority is not applied: rustls offers TLS 1.3 and 1.2 \
+            with its own fixed set of safe cipher suites"
+        );
     }
     let state = Arc::new(TlsState::load(settings).map_err(StartError::Tls)?);
     let port = settings.port;
@@ -281,13 +284,13 @@ impl Daemon {
             .as_deref()
             .map(listen::group_id)
             .transpose()?;
+        // The TLS port first: once the UNIX socket answers, every listener is ready.
+        let tls = bind_tls(&config.tls).await?;
         let listeners = Listeners {
             read_write: listen::bind(&paths.socket_rw(), config.unix_sock_rw_perms, gid)?,
             read_only: listen::bind(&paths.socket_ro(), config.unix_sock_ro_perms, gid)?,
-            tls: None,
+            tls,
         };
-        let tls = bind_tls(&config.tls).await?;
-        let listeners = Listeners { tls, ..listeners };
         let access = Arc::new(Access::from_config(&config)?);
         if access.enabled() {
             tracing::info!(rules = %config.access_rules_file.display(), "access control on");

@@ -178,7 +178,10 @@ async fn serve_tls(
         .and_then(|cert| tls::distinguished_name(cert));
     let Some(dn) = dn else {
         // The verifier parsed the certificate already; this cannot happen short of a bug.
-        return refuse("no readable client certificate after the handshake".into(), None);
+        return refuse(
+            "no readable client certificate after the handshake".into(),
+            None,
+        );
     };
     let identity = PeerIdentity::remote(address, Some(dn));
     if let Err(err) = confirm(&mut stream).await {
@@ -224,10 +227,7 @@ fn handshake_failure(err: &std::io::Error) -> (String, Option<String>) {
             _ => None,
         });
     match refused {
-        Some(refused) => (
-            errors::chain(&refused.reason),
-            Some(refused.dn.clone()),
-        ),
+        Some(refused) => (errors::chain(&refused.reason), Some(refused.dn.clone())),
         None => (errors::chain(err), None),
     }
 }

@@ -132,13 +132,20 @@ pub struct ClientRefused {
     pub dn: String,
     /// The check that failed.
     #[source]
-    pub reason: rustls::Error,
+    pub reason: Refusal,
 }
 
-/// The certificate's subject was not on `tls_allowed_dn_list`.
+/// The check a client certificate failed.
 #[derive(Debug, thiserror::Error)]
-#[error("distinguished name is not on tls_allowed_dn_list")]
-pub struct DnNotAllowed;
+#[non_exhaustive]
+pub enum Refusal {
+    /// Not from the CA, expired, revoked, not for client use (webpki's checks).
+    #[error(transparent)]
+    Certificate(rustls::Error),
+    /// The subject is not on `tls_allowed_dn_list`.
+    #[error("distinguished name is not on tls_allowed_dn_list")]
+    DnNotAllowed,
+}
 
 /// The TLS server configuration in force, replaceable on SIGHUP.
 #[derive(Debug)]
@@ -218,12 +225,17 @@ pub fn server_config(settings: &TlsConfig) -> Result<Arc<ServerConfig>, TlsError
         key: settings.key_file.clone(),
         source,
     };
-    let config = ServerConfig::builder_with_provider(provider())
+    let mut config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(server_identity)?
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)
         .map_err(server_identity)?;
+    // No TLS 1.3 session tickets: a libvirt client polls once after the handshake and reads
+    // exactly the confirmation byte; a ticket arriving first makes that read fail with EAGAIN
+    // ("Unable to read TLS confirmation"). libvirt clients never resume sessions anyway.
+    config.send_tls13_tickets = 0;
+    config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
     Ok(Arc::new(config))
 }
 
@@ -254,17 +266,20 @@ impl ClientCertVerifier for ClientCheck {
             result?;
             return Err(CertificateError::BadEncoding.into());
         };
-        let refused = |reason: rustls::Error| {
+        // The handshake error carries the name and the reason to the accept loop, which logs and
+        // audits them. The client gets a bad_certificate alert whatever the reason.
+        let refused = |reason: Refusal| {
             rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(
-                ClientRefused { dn: dn.clone(), reason },
+                ClientRefused {
+                    dn: dn.clone(),
+                    reason,
+                },
             ))))
         };
-        let verified = result.map_err(refused)?;
+        let verified = result.map_err(|err| refused(Refusal::Certificate(err)))?;
         match &self.allowed {
             Some(patterns) if !patterns.iter().any(|p| p.matches(&dn)) => {
-                Err(refused(rustls::Error::InvalidCertificate(
-                    CertificateError::Other(OtherError(Arc::new(DnNotAllowed))),
-                )))
+                Err(refused(Refusal::DnNotAllowed))
             }
             _ => Ok(verified),
         }
@@ -313,10 +328,7 @@ fn read_pki_file(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
     Ok(bytes)
 }
 
-fn certificates(
-    what: &'static str,
-    path: &Path,
-) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+fn certificates(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let bytes = read_pki_file(what, path)?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
@@ -484,7 +496,10 @@ mod tests {
             ..TlsConfig::default()
         };
         let err = server_config(&settings).unwrap_err().to_string();
-        assert_eq!(err, format!("cert_file {} holds no PEM CERTIFICATE", garbage.display()));
+        assert_eq!(
+            err,
+            format!("cert_file {} holds no PEM CERTIFICATE", garbage.display())
+        );
         let big = dir.path().join("big.pem");
         std::fs::write(&big, vec![b'a'; 2 * 1024 * 1024]).unwrap();
         assert!(matches!(
@@ -492,6 +507,9 @@ mod tests {
             Err(TlsError::TooLarge { .. })
         ));
         let err = private_key(&dir.path().join("missing.pem")).unwrap_err();
-        assert!(err.to_string().starts_with("cannot read key_file "), "{err}");
+        assert!(
+            err.to_string().starts_with("cannot read key_file "),
+            "{err}"
+        );
     }
 }
