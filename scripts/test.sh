@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 
-# Real clients for the end-to-end tests: virsh and python-libvirt (run with /usr/bin/python3).
-ensure_packages "${BUILD_PACKAGES[@]}" libvirt-clients python3-libvirt qemu-system-x86 dbus polkitd
+# Real clients for the end-to-end tests: virsh and python-libvirt (run with /usr/bin/python3);
+# openssl (s_client) shows which certificate the TLS port serves.
+ensure_packages "${BUILD_PACKAGES[@]}" libvirt-clients python3-libvirt qemu-system-x86 dbus polkitd openssl
 ensure_rust
 
 step() { echo; echo "==> $*"; }

@@ -1,11 +1,12 @@
-//! The Moat daemon: libvirt's remote protocol on two UNIX sockets, in front of the guest
-//! registry and its durable store.
+//! The Moat daemon: libvirt's remote protocol on two UNIX sockets and, with `listen_tls`, on a
+//! TLS port, in front of the guest registry and its durable store.
 //!
 //! One request's path through the modules:
 //!
 //! | step | module |
 //! |---|---|
 //! | sockets, modes, group | [`listen`] |
+//! | TLS port: certificates, client checks, DN | [`tls`] |
 //! | accept, peer identity, `max_clients` | [`server`], [`identity`] |
 //! | connection state (auth, open, read-only), keepalive, events | [`conn`], [`readonly`] |
 //! | procedure → handler, args → ret | [`dispatch`] |

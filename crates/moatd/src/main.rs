@@ -8,7 +8,7 @@ use clap::Parser;
 use moatd::daemon::{Daemon, Paths};
 use tokio::signal::unix::{signal, SignalKind};
 
-/// The Moat virtualization daemon (libvirt remote protocol on UNIX sockets).
+/// The Moat virtualization daemon (libvirt remote protocol on UNIX sockets and TLS).
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {

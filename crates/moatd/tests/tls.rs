@@ -671,9 +671,15 @@ fn a_bad_certificate_file_at_sighup_keeps_the_old_one() {
     assert_eq!(served_serial(port), "serial=01");
     ok(virsh_tls(&uri, &["list", "--all"]));
 
-    // A good new certificate and key: used from the next handshake on.
+    // A valid new certificate whose key is not the key file's: refused the same way.
     let (cert, key) = pki.ca.server(2);
-    std::fs::write(pki.server_file("servercert.pem"), cert).unwrap();
+    std::fs::write(pki.server_file("servercert.pem"), &cert).unwrap();
+    hup();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(served_serial(port), "serial=01");
+    ok(virsh_tls(&uri, &["list", "--all"]));
+
+    // With its key: used from the next handshake on.
     std::fs::write(pki.server_file("serverkey.pem"), key).unwrap();
     hup();
     let deadline = Instant::now() + Duration::from_secs(10);
