@@ -612,30 +612,37 @@ fn listen_tcp_without_authentication_refuses_to_start() {
 
 #[test]
 fn missing_certificates_refuse_start_and_name_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let missing = dir.path().join("nowhere/cacert.pem");
+    let pki = Pki::new();
+    let missing = pki.dir.path().join("nowhere/cacert.pem");
     let text = format!(
-        "listen_tls = 1\nlisten_addr = \"127.0.0.1\"\ntls_port = {}\nca_file = \"{}\"\n",
-        free_port(),
+        "{}ca_file = \"{}\"\n",
+        pki.config(free_port(), &["*"]),
         missing.display()
+    )
+    .replace(
+        &format!(
+            "ca_file = \"{}\"\n",
+            pki.server_file("cacert.pem").display()
+        ),
+        "",
     );
-    let config = write_file(dir.path(), "moatd.toml", &text);
+    let config = write_file(pki.dir.path(), "moatd.toml", &text);
     let out = Command::new(env!("CARGO_BIN_EXE_moatd"))
         .arg("--run-dir")
-        .arg(dir.path().join("run"))
+        .arg(pki.dir.path().join("run"))
         .arg("--state-dir")
-        .arg(dir.path().join("state"))
+        .arg(pki.dir.path().join("state"))
         .arg("--config")
         .arg(&config)
         .output()
         .unwrap();
     assert!(!out.status.success());
     let err = stderr(&out);
-    // The server certificate is read first: libvirt's default path is named.
     assert!(
-        err.contains(
-            "cannot set up TLS (listen_tls): cannot read cert_file /etc/pki/libvirt/servercert.pem"
-        ) || err.contains(&missing.display().to_string()),
+        err.contains(&format!(
+            "cannot set up TLS (listen_tls): cannot read ca_file {}",
+            missing.display()
+        )),
         "{err}"
     );
 }
