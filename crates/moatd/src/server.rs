@@ -29,6 +29,57 @@ pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The audit log's name for a TLS handshake (not a libvirt procedure).
 pub const AUDIT_TLS_HANDSHAKE: &str = "TLS_HANDSHAKE";
 
+/// Refused TLS handshakes logged and audited one by one per second; beyond that they are
+/// counted and reported in one record, so that a flood of bad clients cannot fill the disk.
+pub const REFUSALS_LOGGED_PER_SECOND: u32 = 20;
+
+/// What to do with one refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RefusalRecord {
+    /// Log and audit it; `suppressed` refusals of the last full window went unrecorded.
+    Record { suppressed: u32 },
+    /// Count it only.
+    Suppress,
+}
+
+/// A one-second window counting refusals (Firecracker's rate-limited logging, simplified).
+#[derive(Debug)]
+struct RefusalBudget {
+    window: std::sync::Mutex<(std::time::Instant, u32, u32)>,
+}
+
+impl RefusalBudget {
+    fn new(now: std::time::Instant) -> Self {
+        Self {
+            window: std::sync::Mutex::new((now, 0, 0)),
+        }
+    }
+
+    fn admit(&self, now: std::time::Instant) -> RefusalRecord {
+        let mut guard = self
+            .window
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (start, recorded, suppressed) = &mut *guard;
+        let mut carried = 0;
+        if now.duration_since(*start) >= Duration::from_secs(1) {
+            carried = std::mem::take(suppressed);
+            *start = now;
+            *recorded = 0;
+        }
+        if *recorded < REFUSALS_LOGGED_PER_SECOND {
+            *recorded += 1;
+            RefusalRecord::Record {
+                suppressed: carried,
+            }
+        } else {
+            // Reported with the first refusal recorded after this window.
+            *suppressed = suppressed.saturating_add(1);
+            RefusalRecord::Suppress
+        }
+    }
+}
+
 /// The daemon's listening sockets.
 #[derive(Debug)]
 pub struct Listeners {
@@ -72,6 +123,7 @@ pub async fn run(
 ) {
     let (stop, stopped) = watch::channel(false);
     let clients = Arc::new(AtomicUsize::new(0));
+    let refusals = Arc::new(RefusalBudget::new(std::time::Instant::now()));
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -122,10 +174,11 @@ pub async fn run(
                 };
                 let slot = ClientSlot::take(&clients);
                 let acceptor = tls.state.acceptor();
+                let refusals = Arc::clone(&refusals);
                 let shared = Arc::clone(&shared);
                 let stopped = stopped.clone();
                 tokio::spawn(async move {
-                    serve_tls(stream, address, acceptor, shared, stopped).await;
+                    serve_tls(stream, address, acceptor, shared, stopped, refusals).await;
                     drop(slot);
                 });
             }
@@ -149,15 +202,23 @@ async fn serve_tls(
     acceptor: tokio_rustls::TlsAcceptor,
     shared: Arc<Shared>,
     stopped: watch::Receiver<bool>,
+    refusals: Arc<RefusalBudget>,
 ) {
     let _ = stream.set_nodelay(true);
     let refuse = |reason: String, dn: Option<String>| {
+        let RefusalRecord::Record { suppressed } = refusals.admit(std::time::Instant::now()) else {
+            return;
+        };
         let who = PeerIdentity::remote(address, dn);
-        tracing::warn!(client = %who, reason, "TLS client refused");
+        tracing::warn!(client = %who, reason, suppressed, "TLS client refused");
+        let mut object = json!({"transport": "tls"});
+        if suppressed > 0 {
+            object["refusals_not_recorded"] = suppressed.into();
+        }
         shared.driver.audit().record(
             &who,
             AUDIT_TLS_HANDSHAKE,
-            json!({"transport": "tls"}),
+            object,
             Outcome::Error(&format!("refused: {reason}")),
         );
     };
@@ -256,4 +317,25 @@ fn identify(stream: &UnixStream, proc_root: &std::path::Path) -> Option<PeerIden
         cred.pid(),
         proc_root,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn refusals_past_the_budget_are_counted_and_reported_with_the_next_one() {
+        let start = Instant::now();
+        let budget = RefusalBudget::new(start);
+        for _ in 0..REFUSALS_LOGGED_PER_SECOND {
+            assert_eq!(budget.admit(start), RefusalRecord::Record { suppressed: 0 });
+        }
+        for _ in 0..5 {
+            assert_eq!(budget.admit(start), RefusalRecord::Suppress);
+        }
+        let later = start + Duration::from_millis(1500);
+        assert_eq!(budget.admit(later), RefusalRecord::Record { suppressed: 5 });
+        assert_eq!(budget.admit(later), RefusalRecord::Record { suppressed: 0 });
+    }
 }
