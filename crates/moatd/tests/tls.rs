@@ -323,6 +323,9 @@ fn virsh_over_tls_lists_defines_starts_and_destroys_a_guest() {
         ok(virsh_tls(&uri, &["domstate", "remote-1"])).trim(),
         "running"
     );
+    // virsh -r over TLS opens the connection read-only: it may look, not act.
+    let err = fails(virsh(&uri, true, &["destroy", "remote-1"]));
+    assert!(err.contains("read only access"), "{err}");
     ok(virsh_tls(&uri, &["destroy", "remote-1"]));
     assert_eq!(
         ok(virsh_tls(&uri, &["domstate", "remote-1"])).trim(),
