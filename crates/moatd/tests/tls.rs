@@ -664,7 +664,7 @@ fn served_serial(port: u16) -> String {
 }
 
 #[test]
-fn a_bad_certificate_file_at_sighup_keeps_the_old_one() {
+fn sighup_rereads_certificates_and_a_bad_file_keeps_the_old_one() {
     let pki = Pki::new();
     let (daemon, port) = tls_daemon(&pki, &["C=GB,O=Moat Test,CN=ops"], "");
     let uri = tls_uri(port, &pki.allowed("ops", 80), false);
@@ -701,4 +701,19 @@ fn a_bad_certificate_file_at_sighup_keeps_the_old_one() {
         std::thread::sleep(Duration::from_millis(100));
     }
     ok(virsh_tls(&uri, &["list", "--all"]));
+
+    // Revoking the client's certificate takes a new CRL and a SIGHUP, no restart.
+    std::fs::write(
+        pki.server_file("cacrl.pem"),
+        pki.ca.crl(&[REVOKED_SERIAL, 80]),
+    )
+    .unwrap();
+    hup();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while virsh_tls(&uri, &["list", "--all"]).status.success() {
+        assert!(Instant::now() < deadline, "the revocation is not applied");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let record = refusal(&daemon, "Revoked");
+    assert_eq!(record["client"]["x509_dn"], "C=GB,O=Moat Test,CN=ops");
 }
