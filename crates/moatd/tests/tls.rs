@@ -200,17 +200,40 @@ impl Pki {
     }
 }
 
-/// A port nobody listens on now (the kernel's choice), for one daemon.
+/// A port nobody uses now, below the kernel's ephemeral range (32768 and up) so that the
+/// clients' own connections of parallel tests never take it between this check and the bind.
 fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    loop {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let seed = std::process::id()
+            .wrapping_mul(7919)
+            .wrapping_add(n.wrapping_mul(104_729))
+            .wrapping_add(nanos);
+        let port = u16::try_from(20_000 + seed % 12_000).unwrap();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
-/// A moatd on its own free TLS port with `config` added.
+/// A moatd on its own free TLS port with `config` added. Another test process may still take
+/// the port first; then the daemon cannot bind it and the next port is tried.
 fn tls_daemon(pki: &Pki, allowed_dns: &[&str], config: &str) -> (TestDaemon, u16) {
-    let port = free_port();
-    let text = format!("{}{config}", pki.config(port, allowed_dns));
-    (TestDaemon::start_with_config(Some(&text)), port)
+    for _ in 0..4 {
+        let port = free_port();
+        let text = format!("{}{config}", pki.config(port, allowed_dns));
+        if let Ok(daemon) = std::panic::catch_unwind(|| TestDaemon::start_with_config(Some(&text)))
+        {
+            return (daemon, port);
+        }
+        eprintln!("moatd could not start on TLS port {port}; trying another");
+    }
+    panic!("moatd did not start on four TLS ports");
 }
 
 /// The URI for a pkipath directory; `no_sanity` stops the client from refusing to send a
