@@ -54,6 +54,7 @@
 pub mod format;
 pub mod limits;
 pub mod model;
+pub mod network;
 pub mod parse;
 pub mod seclabel_rules;
 pub mod units;
