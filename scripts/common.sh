@@ -32,3 +32,7 @@ ensure_rust() {
 
 # Packages every build needs (C toolchain for -sys crates).
 BUILD_PACKAGES=(build-essential pkg-config)
+
+# What guest networks need at run time: bridges and taps (iproute2), DHCP and DNS (dnsmasq-base),
+# the firewall (nftables).
+NETWORK_PACKAGES=(iproute2 dnsmasq-base nftables)

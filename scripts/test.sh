@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 . scripts/common.sh
 
 # Real clients for the end-to-end tests: virsh and python-libvirt (run with /usr/bin/python3);
-# openssl (s_client) shows which certificate the TLS port serves.
-ensure_packages "${BUILD_PACKAGES[@]}" libvirt-clients python3-libvirt qemu-system-x86 dbus polkitd openssl
+# openssl (s_client) shows which certificate the TLS port serves; the network tests use ping and
+# nsenter besides the network packages.
+ensure_packages "${BUILD_PACKAGES[@]}" "${NETWORK_PACKAGES[@]}" libvirt-clients python3-libvirt \
+    qemu-system-x86 dbus polkitd openssl iputils-ping util-linux
 ensure_rust
 
 step() { echo; echo "==> $*"; }

@@ -277,6 +277,9 @@ impl Daemon {
             skipped = report.skipped.len(),
             "definitions loaded"
         );
+        if let Err(err) = driver.networks_start_up() {
+            tracing::error!(err = %crate::errors::chain(&err), "networks could not all be restored");
+        }
         let driver = Arc::new(driver);
         driver.reattach_all().await;
         let gid = config

@@ -28,6 +28,8 @@ use crate::errors;
 use crate::identity::PeerIdentity;
 use crate::readonly;
 
+mod network;
+
 /// Largest vCPU count reported for the QEMU driver.
 pub const MAX_VCPUS: i32 = 255;
 
@@ -599,7 +601,7 @@ pub fn route(procedure: RemoteProcedure) -> Option<Handler> {
                 Ok(DomainGetMessagesRet { msgs: Vec::new() })
             })
         },
-        _ => return None,
+        _ => return network::route(procedure),
     };
     Some(handler)
 }
@@ -796,7 +798,7 @@ pub fn is_blocking(procedure: RemoteProcedure) -> bool {
             | R::DomainSetAutostart
             | R::ConnectGetCapabilities
             | R::ConnectGetSysinfo
-    )
+    ) || network::is_blocking(procedure)
 }
 
 #[cfg(test)]

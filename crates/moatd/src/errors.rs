@@ -58,6 +58,17 @@ pub fn driver_error(err: &DriverError) -> RemoteError {
             error_domain::QEMU,
             "invalid argument",
         ),
+        DriverError::NoNetwork { .. } => (
+            error_code::NO_NETWORK,
+            error_domain::NETWORK,
+            "Network not found",
+        ),
+        DriverError::NetworkXml(_) => (error_code::XML_ERROR, error_domain::NETWORK, "XML error"),
+        DriverError::Network(_) => (
+            error_code::OPERATION_FAILED,
+            error_domain::NETWORK,
+            "operation failed",
+        ),
         DriverError::Denied(_) => (ACCESS_DENIED, ACCESS, "access denied"),
         DriverError::Unsupported(_) | DriverError::Policy(_) => (
             error_code::CONFIG_UNSUPPORTED,

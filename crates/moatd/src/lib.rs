@@ -39,6 +39,7 @@ pub mod errors;
 pub mod hostinfo;
 pub mod identity;
 pub mod listen;
+pub mod network;
 pub mod readonly;
 pub mod registry;
 pub mod server;

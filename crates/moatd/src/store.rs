@@ -87,9 +87,14 @@ pub struct DomainStore {
 impl DomainStore {
     /// Opens (creating with mode 0700 where missing) the store under `state_dir`.
     pub fn open(state_dir: &Path) -> Result<Self, StoreError> {
+        Self::open_in(state_dir.join("domains"), state_dir.join("autostart"))
+    }
+
+    /// Opens a store of another kind of definition (networks) with its own directories.
+    pub fn open_in(definitions: PathBuf, autostart: PathBuf) -> Result<Self, StoreError> {
         let store = Self {
-            domains: state_dir.join("domains"),
-            autostart: state_dir.join("autostart"),
+            domains: definitions,
+            autostart,
         };
         for dir in [&store.domains, &store.autostart] {
             fs::DirBuilder::new()

@@ -478,8 +478,23 @@ procedure_table! {
         DomainShutdown(DomainShutdownArgs => ());
         DomainSuspend(DomainSuspendArgs => ());
         DomainUndefine(DomainUndefineArgs => ());
+        ConnectListDefinedNetworks(ConnectListDefinedNetworksArgs => ConnectListDefinedNetworksRet);
         ConnectListDomains(ConnectListDomainsArgs => ConnectListDomainsRet);
+        ConnectListNetworks(ConnectListNetworksArgs => ConnectListNetworksRet);
+        NetworkCreate(NetworkCreateArgs => ());
+        NetworkCreateXml(NetworkCreateXmlArgs => NetworkCreateXmlRet);
+        NetworkDefineXml(NetworkDefineXmlArgs => NetworkDefineXmlRet);
+        NetworkDestroy(NetworkDestroyArgs => ());
+        NetworkGetXmlDesc(NetworkGetXmlDescArgs => NetworkGetXmlDescRet);
+        NetworkGetAutostart(NetworkGetAutostartArgs => NetworkGetAutostartRet);
+        NetworkGetBridgeName(NetworkGetBridgeNameArgs => NetworkGetBridgeNameRet);
+        NetworkLookupByName(NetworkLookupByNameArgs => NetworkLookupByNameRet);
+        NetworkLookupByUuid(NetworkLookupByUuidArgs => NetworkLookupByUuidRet);
+        NetworkSetAutostart(NetworkSetAutostartArgs => ());
+        NetworkUndefine(NetworkUndefineArgs => ());
+        ConnectNumOfDefinedNetworks(() => ConnectNumOfDefinedNetworksRet);
         ConnectNumOfDomains(() => ConnectNumOfDomainsRet);
+        ConnectNumOfNetworks(() => ConnectNumOfNetworksRet);
         ConnectGetHostname(() => ConnectGetHostnameRet);
         ConnectSupportsFeature(ConnectSupportsFeatureArgs => ConnectSupportsFeatureRet);
         AuthList(() => AuthListRet);
@@ -526,6 +541,8 @@ procedure_table! {
         ConnectIsSecure(() => ConnectIsSecureRet);
         DomainIsActive(DomainIsActiveArgs => DomainIsActiveRet);
         DomainIsPersistent(DomainIsPersistentArgs => DomainIsPersistentRet);
+        NetworkIsActive(NetworkIsActiveArgs => NetworkIsActiveRet);
+        NetworkIsPersistent(NetworkIsPersistentArgs => NetworkIsPersistentRet);
         StoragePoolIsActive(StoragePoolIsActiveArgs => StoragePoolIsActiveRet);
         StoragePoolIsPersistent(StoragePoolIsPersistentArgs => StoragePoolIsPersistentRet);
         ConnectGetLibVersion(() => ConnectGetLibVersionRet);
@@ -547,13 +564,16 @@ procedure_table! {
         DomainGetSecurityLabelList(DomainGetSecurityLabelListArgs => DomainGetSecurityLabelListRet);
         ConnectListAllStoragePools(ConnectListAllStoragePoolsArgs => ConnectListAllStoragePoolsRet);
         StoragePoolListAllVolumes(StoragePoolListAllVolumesArgs => StoragePoolListAllVolumesRet);
+        ConnectListAllNetworks(ConnectListAllNetworksArgs => ConnectListAllNetworksRet);
         ConnectDomainEventCallbackRegisterAny(ConnectDomainEventCallbackRegisterAnyArgs => ConnectDomainEventCallbackRegisterAnyRet);
         ConnectDomainEventCallbackDeregisterAny(ConnectDomainEventCallbackDeregisterAnyArgs => ());
         DomainEventCallbackLifecycle(DomainEventCallbackLifecycleMsg => ());
+        NetworkGetDhcpLeases(NetworkGetDhcpLeasesArgs => NetworkGetDhcpLeasesRet);
         ConnectGetDomainCapabilities(ConnectGetDomainCapabilitiesArgs => ConnectGetDomainCapabilitiesRet);
         DomainDefineXmlFlags(DomainDefineXmlFlagsArgs => DomainDefineXmlFlagsRet);
         ConnectRegisterCloseCallback(() => ());
         ConnectUnregisterCloseCallback(() => ());
         DomainGetMessages(DomainGetMessagesArgs => DomainGetMessagesRet);
+        NetworkDefineXmlFlags(NetworkDefineXmlFlagsArgs => NetworkDefineXmlFlagsRet);
     }
 }

@@ -11,6 +11,10 @@ use crate::{xdr_enum, xdr_struct};
 pub const STRING_MAX: u32 = 4_194_304;
 /// `REMOTE_DOMAIN_LIST_MAX`.
 pub const DOMAIN_LIST_MAX: u32 = 16_384;
+/// `REMOTE_NETWORK_LIST_MAX`.
+pub const NETWORK_LIST_MAX: u32 = 16_384;
+/// `REMOTE_NETWORK_DHCP_LEASES_MAX`.
+pub const NETWORK_DHCP_LEASES_MAX: u32 = 65_536;
 /// `REMOTE_STORAGE_POOL_LIST_MAX`.
 pub const STORAGE_POOL_LIST_MAX: u32 = 4096;
 /// `REMOTE_STORAGE_VOL_LIST_MAX`.
@@ -245,6 +249,8 @@ pub mod error_code {
     pub const RPC: i32 = 39;
     /// `VIR_ERR_NO_DOMAIN`.
     pub const NO_DOMAIN: i32 = 42;
+    /// `VIR_ERR_NO_NETWORK`.
+    pub const NO_NETWORK: i32 = 43;
     /// `VIR_ERR_AUTH_FAILED`.
     pub const AUTH_FAILED: i32 = 45;
     /// `VIR_ERR_OPERATION_INVALID`.
@@ -271,6 +277,8 @@ pub mod error_domain {
     pub const REMOTE: i32 = 13;
     /// `VIR_FROM_STORAGE`.
     pub const STORAGE: i32 = 18;
+    /// `VIR_FROM_NETWORK`.
+    pub const NETWORK: i32 = 19;
     /// `VIR_FROM_DOMAIN`.
     pub const DOMAIN: i32 = 20;
     /// `VIR_FROM_ACCESS`.

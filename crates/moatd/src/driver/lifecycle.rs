@@ -247,7 +247,13 @@ impl Driver {
                     object.def.name
                 )));
             }
-            confine::resolve_paths(&object.def)
+            let mut def = confine::resolve_paths(&object.def);
+            for (index, iface) in def.devices.interfaces.iter_mut().enumerate() {
+                if iface.mac.is_none() {
+                    iface.mac = Some(super::network::default_mac(uuid, index));
+                }
+            }
+            def
         };
         if !lock(&self.lifecycle.starting).insert(*uuid) {
             return Err(DriverError::OperationInvalid(format!(
@@ -289,12 +295,32 @@ impl Driver {
         .await
         .map_err(|err| DriverError::Security(format!("the confinement step failed: {err}")))?;
         let confinement = confinement?;
+        // Taps, fixed leases and firewall rules: blocking too.
+        let ports = {
+            let driver = Arc::clone(self);
+            let (def_copy, taps) = (def.clone(), argv.tap_interfaces.clone());
+            tokio::task::spawn_blocking(move || driver.attach_ports(&def_copy, &taps))
+                .await
+                .map_err(|err| DriverError::Network(format!("the network step failed: {err}")))
+                .and_then(|attached| attached)
+        };
+        let ports = match ports {
+            Ok(ports) => ports,
+            Err(err) => {
+                let _ = tokio::task::spawn_blocking(move || started.undo()).await;
+                return Err(err);
+            }
+        };
         let mut spec = LaunchSpec::new(argv, paths, *uuid);
         spec.confinement = Some(confinement);
+        // QEMU holds the only fds of the taps: they vanish with it.
+        spec.tap_fds = ports.fds;
         let running = match supervise::launch(spec, LaunchOptions::default()).await {
             Ok(running) => running,
             Err(err) => {
                 let _ = tokio::task::spawn_blocking(move || started.undo()).await;
+                let (driver, stopped) = (Arc::clone(self), *uuid);
+                let _ = tokio::task::spawn_blocking(move || driver.release_ports(&stopped)).await;
                 return Err(DriverError::Launch(chain(&err)));
             }
         };
@@ -414,7 +440,8 @@ impl Driver {
             let driver = Arc::clone(&self);
             let guest = Arc::clone(&guest);
             let released = tokio::task::spawn_blocking(move || {
-                driver.release_confinement(&guest.security, &PeerIdentity::daemon())
+                driver.release_confinement(&guest.security, &PeerIdentity::daemon());
+                driver.release_ports(&uuid);
             })
             .await;
             if let Err(err) = released {
@@ -671,6 +698,7 @@ impl Driver {
                 Ok(Reattached::Gone) => {
                     self.release_stale(&uuid, &name);
                     self.forget_transient(&uuid);
+                    self.release_ports(&uuid);
                 }
                 Err(err) => tracing::warn!(domain = %name, err = %chain(&err), "cannot reattach"),
             }

@@ -10,6 +10,7 @@ pub mod confine;
 pub mod domain;
 pub mod isolation;
 pub mod lifecycle;
+pub mod network;
 pub mod node;
 
 use std::path::PathBuf;
@@ -73,6 +74,18 @@ pub enum DriverError {
     /// QEMU could not be started or controlled.
     #[error("{0}")]
     Launch(String),
+    /// No network matches.
+    #[error("no network with matching {what}")]
+    NoNetwork {
+        /// What was looked for.
+        what: String,
+    },
+    /// The network XML was refused.
+    #[error("invalid network XML")]
+    NetworkXml(#[source] domxml::network::NetworkXmlError),
+    /// A bridge, tap, dnsmasq or firewall step failed.
+    #[error("{0}")]
+    Network(String),
     /// An access driver refused the call.
     #[error(transparent)]
     Denied(#[from] acl::AccessDenied),
@@ -90,6 +103,7 @@ pub struct Driver {
     run_dir: PathBuf,
     events: broadcast::Sender<LifecycleEvent>,
     lifecycle: lifecycle::Lifecycle,
+    networks: network::Networks,
 }
 
 /// Events kept for a slow subscriber before it starts missing some.
@@ -119,6 +133,7 @@ impl Driver {
         lifecycle: lifecycle::Lifecycle,
     ) -> Self {
         let (run_dir, state_dir) = dirs;
+        let networks = network::Networks::new(&state_dir, &run_dir);
         Self {
             registry: RwLock::new(Registry::new()),
             store,
@@ -129,6 +144,7 @@ impl Driver {
             run_dir,
             events: broadcast::channel(EVENT_BACKLOG).0,
             lifecycle,
+            networks,
         }
     }
 

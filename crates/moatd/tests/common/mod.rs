@@ -12,6 +12,8 @@ pub struct TestDaemon {
     pub dir: tempfile::TempDir,
     pub child: Option<Child>,
     pub config: Option<PathBuf>,
+    /// The network namespace (`ip netns` name) the daemon runs in, if not the host's.
+    pub netns: Option<String>,
 }
 
 impl TestDaemon {
@@ -24,6 +26,12 @@ impl TestDaemon {
     /// parent and guest uid range (so that daemons of tests running in parallel never hand
     /// out the same uid) unless `config` sets them.
     pub fn start_with_config(config: Option<&str>) -> Self {
+        Self::start_in(config, None)
+    }
+
+    /// As [`Self::start_with_config`], with the daemon (and so its bridges, taps, dnsmasq and
+    /// firewall) in the network namespace `netns`.
+    pub fn start_in(config: Option<&str>, netns: Option<&str>) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut text = config.unwrap_or_default().to_owned();
         let (parent, first) = test_isolation_ids();
@@ -42,6 +50,7 @@ impl TestDaemon {
             dir,
             child: None,
             config: Some(path),
+            netns: netns.map(str::to_owned),
         };
         daemon.spawn();
         daemon
@@ -91,7 +100,14 @@ impl TestDaemon {
              `cargo build -p jail` (cargo test --workspace does)",
             jail.display()
         );
-        let mut cmd = Command::new(moatd);
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut cmd = Command::new("nsenter");
+                cmd.arg(format!("--net=/run/netns/{ns}")).arg(moatd);
+                cmd
+            }
+            None => Command::new(moatd),
+        };
         cmd.arg("--run-dir")
             .arg(self.run_dir())
             .arg("--state-dir")

@@ -18,7 +18,9 @@ use crate::types::{
 use crate::xdr::{FixedChars, VarArray, VarChars, VarOpaque};
 use crate::xdr_struct;
 
+mod network;
 mod storage;
+pub use network::*;
 pub use storage::*;
 
 /// Declares payload structs that hold a single `remote_nonnull_domain dom`.

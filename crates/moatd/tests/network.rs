@@ -1,0 +1,364 @@
+//! T13: guest networks. The firewall Moat generates is loaded into a network namespace made by
+//! the test, with namespaces on veth ports playing guests that lie (spoofed MAC, spoofed IP,
+//! gratuitous ARP for another guest's address, rogue DHCP offers, connections to a host
+//! service); and a real moatd in its own namespace runs a network whose booted guest gets a DHCP
+//! lease, with the same ruleset after a daemon restart. Namespaces (and with them bridges,
+//! taps and nft tables) are removed however a test ends.
+#![allow(clippy::tests_outside_test_module, clippy::unwrap_used)] // a test crate: panics are failures
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::*;
+use domxml::model::MacAddr;
+use domxml::network::ForwardMode;
+use moatd::network::ruleset::{script, Firewall, NetRules, PortRules};
+
+/// A network namespace of this test; deleted on drop (with every device and table in it).
+struct Ns(String);
+
+fn unique(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{tag}{}{}",
+        std::process::id() % 100_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl Ns {
+    fn new(tag: &str) -> Self {
+        let name = unique(tag);
+        let out = Command::new("ip").args(["netns", "add", &name]).output().unwrap();
+        assert!(out.status.success(), "ip netns add: {}", stderr(&out));
+        let ns = Ns(name);
+        ns.sh(&["ip", "link", "set", "lo", "up"]);
+        ns
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.0])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    #[track_caller]
+    fn sh(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "{args:?} in {}: {}", self.0, stderr(&out));
+        stdout(&out)
+    }
+}
+
+impl Drop for Ns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
+fn probe() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/net_probe.py")
+}
+
+/// Starts a sniffer in `ns` on `iface` counting frames that hold `marker`; `finish` returns
+/// the count.
+struct Sniffer(std::process::Child);
+
+impl Sniffer {
+    fn start(ns: &Ns, iface: &str, marker: &str) -> Self {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &ns.0, "/usr/bin/python3"])
+            .arg(probe())
+            .args(["sniff", iface, "1.5", marker])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready");
+        Sniffer(child)
+    }
+
+    fn finish(self) -> u32 {
+        let out = self.0.wait_with_output().unwrap();
+        stdout(&out).trim().parse().unwrap()
+    }
+}
+
+fn send(ns: &Ns, args: &[&str]) {
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns.0, "/usr/bin/python3"])
+        .arg(probe())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+}
+
+/// How many frames sent by `sender` with `args` arrive at `receiver` holding `marker`.
+fn delivered(sender: &Ns, receiver: &Ns, args: &[&str], marker: &str) -> u32 {
+    let sniffer = Sniffer::start(receiver, "eth0", marker);
+    send(sender, args);
+    sniffer.finish()
+}
+
+/// A TCP connection attempt from `ns`: "ok", "refused" or "timeout".
+fn connect(ns: &Ns, addr: &str, port: u16) -> String {
+    let code = format!(
+        "import socket\ns=socket.socket()\ns.settimeout(2)\ntry:\n s.connect(('{addr}',{port}))\n print('ok')\n\
+         except ConnectionRefusedError:\n print('refused')\nexcept OSError:\n print('timeout')"
+    );
+    ns.sh(&["/usr/bin/python3", "-c", &code]).trim().to_owned()
+}
+
+const MAC1: &str = "52:54:00:77:00:01";
+const MAC2: &str = "52:54:00:77:00:02";
+
+fn port(tap: &str, mac: &str, ip: [u8; 4], isolated: bool) -> PortRules {
+    PortRules {
+        tap: tap.into(),
+        mac: mac.parse::<MacAddr>().unwrap(),
+        ipv4: Some(Ipv4Addr::from(ip)),
+        isolated,
+    }
+}
+
+fn load(host: &Ns, fw: &Firewall) {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &host.0, "nft", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script(fw).as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "nft: {}", stderr(&out));
+}
+
+#[test]
+fn t13_spoofing_and_host_access_are_dropped() {
+    let host = Ns::new("mth");
+    let g1 = Ns::new("mtg");
+    let g2 = Ns::new("mtg");
+    host.sh(&["ip", "link", "add", "br0", "type", "bridge"]);
+    host.sh(&["ip", "addr", "add", "10.77.0.1/24", "dev", "br0"]);
+    host.sh(&["ip", "link", "set", "br0", "up"]);
+    for (guest, port_name, mac, ip) in [
+        (&g1, "p1", MAC1, "10.77.0.11/24"),
+        (&g2, "p2", MAC2, "10.77.0.12/24"),
+    ] {
+        host.sh(&["ip", "link", "add", port_name, "type", "veth", "peer", "name", "eth0", "netns", &guest.0]);
+        host.sh(&["ip", "link", "set", port_name, "master", "br0", "up"]);
+        guest.sh(&["ip", "link", "set", "eth0", "address", mac]);
+        guest.sh(&["ip", "addr", "add", ip, "dev", "eth0"]);
+        guest.sh(&["ip", "link", "set", "eth0", "up"]);
+    }
+    let network = NetRules {
+        bridge: "br0".into(),
+        forward: ForwardMode::Isolated,
+        subnet: Some((Ipv4Addr::new(10, 77, 0, 0), 24)),
+        dhcp: true,
+        dns: true,
+    };
+    let mut fw = Firewall {
+        networks: vec![network],
+        ports: vec![
+            port("p1", MAC1, [10, 77, 0, 11], false),
+            port("p2", MAC2, [10, 77, 0, 12], false),
+        ],
+    };
+    load(&host, &fw);
+
+    // Legitimate traffic passes (once the new ports forward).
+    wait_for("the guests to reach each other", Duration::from_secs(10), || {
+        g1.run(&["ping", "-c", "1", "-W", "1", "10.77.0.12"]).status.success()
+    });
+    let legit = ["send-udp", "eth0", MAC1, "10.77.0.11", "5000", "5001", "LEGITIP"];
+    assert!(delivered(&g1, &g2, &legit, "LEGITIP") > 0, "legitimate frame lost");
+    let own_garp = ["send-arp", "eth0", MAC1, MAC1, "10.77.0.11"];
+    assert!(delivered(&g1, &g2, &own_garp, "hex:5254007700010a4d000b") > 0);
+
+    // Spoofed source IP, spoofed source MAC (frame and ARP), gratuitous ARP for the other
+    // guest's address, a rogue DHCP offer: all dropped at the port.
+    let cases: [(&[&str], &str); 5] = [
+        (&["send-udp", "eth0", MAC1, "10.77.0.99", "5000", "5001", "SPOOFIP"], "SPOOFIP"),
+        (&["send-udp", "eth0", "52:54:00:77:00:99", "10.77.0.11", "5000", "5001", "SPOOFMAC"], "SPOOFMAC"),
+        (&["send-arp", "eth0", MAC1, MAC1, "10.77.0.12"], "hex:5254007700010a4d000c"),
+        (&["send-arp", "eth0", MAC1, "52:54:00:77:00:99", "10.77.0.11"], "hex:5254007700990a4d000b"),
+        (&["send-udp", "eth0", MAC1, "10.77.0.11", "67", "68", "ROGUEDHCP"], "ROGUEDHCP"),
+    ];
+    for (args, marker) in cases {
+        assert_eq!(delivered(&g1, &g2, args, marker), 0, "{args:?} got through");
+    }
+
+    // A service on the bridge address is unreachable from guests; DNS is let through (no
+    // server: refused, not dropped).
+    let mut listener = Command::new("ip")
+        .args(["netns", "exec", &host.0, "/usr/bin/python3", "-c"])
+        .arg("import socket,time\ns=socket.socket()\ns.bind(('10.77.0.1',8080))\ns.listen()\nprint('up',flush=True)\ntime.sleep(30)")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(listener.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(connect(&host, "10.77.0.1", 8080), "ok", "the listener is not up");
+    assert_eq!(connect(&g1, "10.77.0.1", 8080), "timeout");
+    assert_eq!(connect(&g1, "10.77.0.1", 53), "refused");
+    let _ = listener.kill();
+    let _ = listener.wait();
+
+    // Isolated ports cannot reach each other.
+    for port in &mut fw.ports {
+        port.isolated = true;
+    }
+    load(&host, &fw);
+    assert!(!g1.run(&["ping", "-c", "1", "-W", "2", "10.77.0.12"]).status.success());
+    assert_eq!(delivered(&g1, &g2, &legit, "LEGITIP"), 0);
+}
+
+/// The test guest's kernel and initrd, built once (the script caches them).
+fn guest_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let out = root.join("target/test-guest");
+        let status = Command::new("bash")
+            .arg(root.join("scripts/test-guest/build.sh"))
+            .arg(&out)
+            .status()
+            .expect("cannot run scripts/test-guest/build.sh");
+        assert!(status.success(), "scripts/test-guest/build.sh failed ({status})");
+        out
+    })
+}
+
+fn guest_xml(name: &str, serial: &Path, network: &str) -> String {
+    let dir = guest_dir();
+    format!(
+        "<domain type='qemu'><name>{name}</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>\
+         <os><type arch='x86_64' machine='pc'>hvm</type><kernel>{d}/vmlinuz</kernel>\
+         <initrd>{d}/initrd.cpio.gz</initrd><cmdline>console=ttyS0 quiet panic=-1</cmdline></os>\
+         <features><acpi/></features><devices>\
+         <interface type='network'><source network='{network}'/><model type='virtio'/></interface>\
+         <serial type='file'><source path='{s}'/><target port='0'/></serial></devices></domain>",
+        d = dir.display(),
+        s = serial.display()
+    )
+}
+
+#[track_caller]
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn moat_tables(ns: &Ns) -> String {
+    ns.sh(&["nft", "list", "table", "inet", "moat"]) + &ns.sh(&["nft", "list", "table", "bridge", "moat"])
+}
+
+/// Kills the dnsmasqs a daemon left (they are not in its process group).
+fn kill_dnsmasqs(daemon: &TestDaemon) {
+    if let Ok(dirs) = std::fs::read_dir(daemon.run_dir().join("networks")) {
+        for dir in dirs.flatten() {
+            if let Ok(pid) = std::fs::read_to_string(dir.path().join("dnsmasq.pid")) {
+                let _ = Command::new("kill").arg(pid.trim()).status();
+            }
+        }
+    }
+}
+
+struct Cleanup<'a>(&'a mut TestDaemon);
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.virsh(&["destroy", "ng"]);
+        self.0.kill();
+        kill_dnsmasqs(self.0);
+    }
+}
+
+#[test]
+fn t13_guest_gets_a_lease_and_rules_survive_restart() {
+    let ns = Ns::new("mtd");
+    let mut daemon = TestDaemon::start_in(None, Some(&ns.0));
+    let daemon = Cleanup(&mut daemon);
+    let bridge = unique("mbr");
+    let net_xml = format!(
+        "<network><name>lab</name><bridge name='{bridge}'/>\
+         <ip address='10.213.0.1' netmask='255.255.255.0'><dhcp>\
+         <range start='10.213.0.10' end='10.213.0.50'/></dhcp></ip></network>"
+    );
+    let file = write_file(daemon.0.dir.path(), "lab.xml", &net_xml);
+    ok(daemon.0.virsh(&["net-define", file.to_str().unwrap()]));
+    let list = ok(daemon.0.virsh(&["net-list", "--all"]));
+    assert!(list.contains("lab") && list.contains("inactive"), "{list}");
+    ok(daemon.0.virsh(&["net-start", "lab"]));
+    ok(daemon.0.virsh(&["net-autostart", "lab"]));
+    let info = ok(daemon.0.virsh(&["net-info", "lab"]));
+    assert!(info.contains(&bridge) && info.contains("Active:         yes"), "{info}");
+    assert!(ok(daemon.0.virsh(&["net-dumpxml", "lab"])).contains(&format!("<bridge name='{bridge}'")));
+    ns.sh(&["ip", "link", "show", "dev", &bridge]);
+    // A second start and an unknown network are refused; the daemon stays up.
+    assert!(fails(daemon.0.virsh(&["net-start", "lab"])).contains("already active"));
+    assert!(fails(daemon.0.virsh(&["net-info", "nope"])).contains("Network not found"));
+
+    let serial = daemon.0.dir.path().join("ng.serial");
+    let gfile = write_file(daemon.0.dir.path(), "ng.xml", &guest_xml("ng", &serial, "lab"));
+    ok(daemon.0.virsh(&["define", gfile.to_str().unwrap()]));
+    ok(daemon.0.virsh(&["start", "ng"]));
+    let read = || std::fs::read_to_string(&serial).unwrap_or_default();
+    wait_for("the guest's DHCP lease", Duration::from_secs(120), || read().contains("MOAT-GUEST-NET 10.213.0."));
+    let console = read();
+    let addr = console
+        .lines()
+        .find_map(|l| l.split("MOAT-GUEST-NET ").nth(1))
+        .unwrap()
+        .trim()
+        .trim_end_matches("/24")
+        .to_owned();
+    let leases = ok(daemon.0.virsh(&["net-dhcp-leases", "lab"]));
+    assert!(leases.contains(&addr), "{leases}");
+    // The host reaches the guest at its pinned address.
+    ns.sh(&["ping", "-c", "1", "-W", "5", &addr]);
+
+    let before = moat_tables(&ns);
+    assert!(before.contains(&format!("ip saddr != {addr} goto spoofed")), "{before}");
+    daemon.0.kill();
+    daemon.0.spawn();
+    let after = moat_tables(&ns);
+    assert_eq!(before, after, "the ruleset changed across a restart");
+    assert!(ok(daemon.0.virsh(&["net-dhcp-leases", "lab"])).contains(&addr));
+    ns.sh(&["ping", "-c", "1", "-W", "5", &addr]);
+
+    // The tap and its rules go with the guest; the bridge with the network.
+    ok(daemon.0.virsh(&["destroy", "ng"]));
+    let rules = moat_tables(&ns);
+    assert!(!rules.contains("jump port_"), "{rules}");
+    let links = ns.sh(&["ip", "-o", "link"]);
+    assert!(!links.contains(": mt"), "a tap is left: {links}");
+    ok(daemon.0.virsh(&["net-destroy", "lab"]));
+    assert!(!ns.run(&["ip", "link", "show", "dev", &bridge]).status.success());
+    assert!(!ns.run(&["nft", "list", "table", "inet", "moat"]).status.success());
+    ok(daemon.0.virsh(&["net-undefine", "lab"]));
+    assert!(!ok(daemon.0.virsh(&["net-list", "--all"])).contains("lab"));
+}
