@@ -304,9 +304,11 @@ pub fn valid_ifname(name: &str) -> bool {
 fn valid_dns_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 253
-        && name
-            .split('.')
-            .all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        && name.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 /// Parses and validates network XML.
@@ -405,7 +407,9 @@ pub fn parse_network(xml: &str) -> Result<Network, NetworkXmlError> {
                 only_attrs(child, &["address"])?;
                 children(child, &[])?;
                 let value = req(child, "address")?;
-                let mac: MacAddr = value.parse().map_err(|_| invalid(child, "address", value))?;
+                let mac: MacAddr = value
+                    .parse()
+                    .map_err(|_| invalid(child, "address", value))?;
                 if mac.is_multicast() {
                     return Err(invalid(child, "address", value));
                 }
@@ -466,7 +470,10 @@ fn dns_of(node: Node<'_, '_>) -> Result<Dns, NetworkXmlError> {
             hostnames.push(text);
         }
         if hostnames.is_empty() {
-            return Err(NetworkXmlError::Missing(format!("{}/hostname", path_of(host))));
+            return Err(NetworkXmlError::Missing(format!(
+                "{}/hostname",
+                path_of(host)
+            )));
         }
         dns.hosts.push(DnsHost { ip, hostnames });
     }
@@ -569,7 +576,8 @@ pub fn validate_network(net: &Network) -> Result<(), NetworkXmlError> {
             ip.address
         )));
     }
-    let usable = |a: Ipv4Addr| ip.contains(a) && u32::from(a) != net_addr && u32::from(a) != broadcast;
+    let usable =
+        |a: Ipv4Addr| ip.contains(a) && u32::from(a) != net_addr && u32::from(a) != broadcast;
     if let Some(dhcp) = &ip.dhcp {
         for range in &dhcp.ranges {
             if !usable(range.start) || !usable(range.end) || range.start > range.end {
@@ -604,7 +612,10 @@ pub fn validate_network(net: &Network) -> Result<(), NetworkXmlError> {
                     host.mac
                 )));
             }
-            if dhcp.hosts[..i].iter().any(|h| h.mac == host.mac || h.ip == host.ip) {
+            if dhcp.hosts[..i]
+                .iter()
+                .any(|h| h.mac == host.mac || h.ip == host.ip)
+            {
                 return Err(NetworkXmlError::Inconsistent(format!(
                     "DHCP host {} / {} is given twice",
                     host.mac, host.ip
@@ -639,7 +650,11 @@ pub fn format_network(net: &Network) -> String {
         out.push_str("  <forward mode='nat'/>\n");
     }
     if let Some(bridge) = &net.bridge {
-        let _ = writeln!(out, "  <bridge name='{}' stp='on' delay='0'/>", escape(bridge));
+        let _ = writeln!(
+            out,
+            "  <bridge name='{}' stp='on' delay='0'/>",
+            escape(bridge)
+        );
     }
     if let Some(mac) = net.mac {
         let _ = writeln!(out, "  <mac address='{mac}'/>");
@@ -726,9 +741,15 @@ mod tests {
         assert!(net.port_isolated);
         let ip = net.ip.as_ref().unwrap();
         assert_eq!(ip.netmask(), Ipv4Addr::new(255, 255, 255, 0));
-        assert_eq!(ip.dhcp.as_ref().unwrap().hosts[0].ip, Ipv4Addr::new(10, 7, 0, 10));
+        assert_eq!(
+            ip.dhcp.as_ref().unwrap().hosts[0].ip,
+            Ipv4Addr::new(10, 7, 0, 10)
+        );
         let text = format_network(&net);
-        assert!(text.contains("<ip address='10.7.0.1' netmask='255.255.255.0'>"), "{text}");
+        assert!(
+            text.contains("<ip address='10.7.0.1' netmask='255.255.255.0'>"),
+            "{text}"
+        );
         assert_eq!(parse_network(&text).unwrap(), net);
     }
 
@@ -738,7 +759,8 @@ mod tests {
         assert_eq!(net.forward, ForwardMode::Isolated);
         assert!(!net.uuid.is_nil());
         assert!(net.ip.is_none());
-        let net = parse_network("<network><name>iso</name><forward mode='none'/></network>").unwrap();
+        let net =
+            parse_network("<network><name>iso</name><forward mode='none'/></network>").unwrap();
         assert_eq!(net.forward, ForwardMode::Isolated);
     }
 

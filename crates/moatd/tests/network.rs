@@ -36,7 +36,10 @@ fn unique(tag: &str) -> String {
 impl Ns {
     fn new(tag: &str) -> Self {
         let name = unique(tag);
-        let out = Command::new("ip").args(["netns", "add", &name]).output().unwrap();
+        let out = Command::new("ip")
+            .args(["netns", "add", &name])
+            .output()
+            .unwrap();
         assert!(out.status.success(), "ip netns add: {}", stderr(&out));
         let ns = Ns(name);
         ns.sh(&["ip", "link", "set", "lo", "up"]);
@@ -54,7 +57,12 @@ impl Ns {
     #[track_caller]
     fn sh(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(out.status.success(), "{args:?} in {}: {}", self.0, stderr(&out));
+        assert!(
+            out.status.success(),
+            "{args:?} in {}: {}",
+            self.0,
+            stderr(&out)
+        );
         stdout(&out)
     }
 }
@@ -164,7 +172,10 @@ fn t13_spoofing_and_host_access_are_dropped() {
         (&g1, "p1", MAC1, "10.77.0.11/24"),
         (&g2, "p2", MAC2, "10.77.0.12/24"),
     ] {
-        host.sh(&["ip", "link", "add", port_name, "type", "veth", "peer", "name", "eth0", "netns", &guest.0]);
+        host.sh(&[
+            "ip", "link", "add", port_name, "type", "veth", "peer", "name", "eth0", "netns",
+            &guest.0,
+        ]);
         host.sh(&["ip", "link", "set", port_name, "master", "br0", "up"]);
         guest.sh(&["ip", "link", "set", "eth0", "address", mac]);
         guest.sh(&["ip", "addr", "add", ip, "dev", "eth0"]);
@@ -187,22 +198,78 @@ fn t13_spoofing_and_host_access_are_dropped() {
     load(&host, &fw);
 
     // Legitimate traffic passes (once the new ports forward).
-    wait_for("the guests to reach each other", Duration::from_secs(10), || {
-        g1.run(&["ping", "-c", "1", "-W", "1", "10.77.0.12"]).status.success()
-    });
-    let legit = ["send-udp", "eth0", MAC1, "10.77.0.11", "5000", "5001", "LEGITIP"];
-    assert!(delivered(&g1, &g2, &legit, "LEGITIP") > 0, "legitimate frame lost");
+    wait_for(
+        "the guests to reach each other",
+        Duration::from_secs(10),
+        || {
+            g1.run(&["ping", "-c", "1", "-W", "1", "10.77.0.12"])
+                .status
+                .success()
+        },
+    );
+    let legit = [
+        "send-udp",
+        "eth0",
+        MAC1,
+        "10.77.0.11",
+        "5000",
+        "5001",
+        "LEGITIP",
+    ];
+    assert!(
+        delivered(&g1, &g2, &legit, "LEGITIP") > 0,
+        "legitimate frame lost"
+    );
     let own_garp = ["send-arp", "eth0", MAC1, MAC1, "10.77.0.11"];
     assert!(delivered(&g1, &g2, &own_garp, "hex:5254007700010a4d000b") > 0);
 
     // Spoofed source IP, spoofed source MAC (frame and ARP), gratuitous ARP for the other
     // guest's address, a rogue DHCP offer: all dropped at the port.
     let cases: [(&[&str], &str); 5] = [
-        (&["send-udp", "eth0", MAC1, "10.77.0.99", "5000", "5001", "SPOOFIP"], "SPOOFIP"),
-        (&["send-udp", "eth0", "52:54:00:77:00:99", "10.77.0.11", "5000", "5001", "SPOOFMAC"], "SPOOFMAC"),
-        (&["send-arp", "eth0", MAC1, MAC1, "10.77.0.12"], "hex:5254007700010a4d000c"),
-        (&["send-arp", "eth0", MAC1, "52:54:00:77:00:99", "10.77.0.11"], "hex:5254007700990a4d000b"),
-        (&["send-udp", "eth0", MAC1, "10.77.0.11", "67", "68", "ROGUEDHCP"], "ROGUEDHCP"),
+        (
+            &[
+                "send-udp",
+                "eth0",
+                MAC1,
+                "10.77.0.99",
+                "5000",
+                "5001",
+                "SPOOFIP",
+            ],
+            "SPOOFIP",
+        ),
+        (
+            &[
+                "send-udp",
+                "eth0",
+                "52:54:00:77:00:99",
+                "10.77.0.11",
+                "5000",
+                "5001",
+                "SPOOFMAC",
+            ],
+            "SPOOFMAC",
+        ),
+        (
+            &["send-arp", "eth0", MAC1, MAC1, "10.77.0.12"],
+            "hex:5254007700010a4d000c",
+        ),
+        (
+            &["send-arp", "eth0", MAC1, "52:54:00:77:00:99", "10.77.0.11"],
+            "hex:5254007700990a4d000b",
+        ),
+        (
+            &[
+                "send-udp",
+                "eth0",
+                MAC1,
+                "10.77.0.11",
+                "67",
+                "68",
+                "ROGUEDHCP",
+            ],
+            "ROGUEDHCP",
+        ),
     ];
     for (args, marker) in cases {
         assert_eq!(delivered(&g1, &g2, args, marker), 0, "{args:?} got through");
@@ -217,8 +284,14 @@ fn t13_spoofing_and_host_access_are_dropped() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(listener.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-    assert_eq!(connect(&host, "10.77.0.1", 8080), "ok", "the listener is not up");
+    BufReader::new(listener.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(
+        connect(&host, "10.77.0.1", 8080),
+        "ok",
+        "the listener is not up"
+    );
     assert_eq!(connect(&g1, "10.77.0.1", 8080), "timeout");
     assert_eq!(connect(&g1, "10.77.0.1", 53), "refused");
     let _ = listener.kill();
@@ -229,7 +302,10 @@ fn t13_spoofing_and_host_access_are_dropped() {
         port.isolated = true;
     }
     load(&host, &fw);
-    assert!(!g1.run(&["ping", "-c", "1", "-W", "2", "10.77.0.12"]).status.success());
+    assert!(!g1
+        .run(&["ping", "-c", "1", "-W", "2", "10.77.0.12"])
+        .status
+        .success());
     assert_eq!(delivered(&g1, &g2, &legit, "LEGITIP"), 0);
 }
 
@@ -244,7 +320,10 @@ fn guest_dir() -> &'static Path {
             .arg(&out)
             .status()
             .expect("cannot run scripts/test-guest/build.sh");
-        assert!(status.success(), "scripts/test-guest/build.sh failed ({status})");
+        assert!(
+            status.success(),
+            "scripts/test-guest/build.sh failed ({status})"
+        );
         out
     })
 }
@@ -273,7 +352,8 @@ fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
 }
 
 fn moat_tables(ns: &Ns) -> String {
-    ns.sh(&["nft", "list", "table", "inet", "moat"]) + &ns.sh(&["nft", "list", "table", "bridge", "moat"])
+    ns.sh(&["nft", "list", "table", "inet", "moat"])
+        + &ns.sh(&["nft", "list", "table", "bridge", "moat"])
 }
 
 /// Kills the dnsmasqs a daemon left (they are not in its process group).
@@ -315,19 +395,30 @@ fn t13_guest_gets_a_lease_and_rules_survive_restart() {
     ok(daemon.0.virsh(&["net-start", "lab"]));
     ok(daemon.0.virsh(&["net-autostart", "lab"]));
     let info = ok(daemon.0.virsh(&["net-info", "lab"]));
-    assert!(info.contains(&bridge) && info.contains("Active:         yes"), "{info}");
-    assert!(ok(daemon.0.virsh(&["net-dumpxml", "lab"])).contains(&format!("<bridge name='{bridge}'")));
+    assert!(
+        info.contains(&bridge) && info.contains("Active:         yes"),
+        "{info}"
+    );
+    assert!(
+        ok(daemon.0.virsh(&["net-dumpxml", "lab"])).contains(&format!("<bridge name='{bridge}'"))
+    );
     ns.sh(&["ip", "link", "show", "dev", &bridge]);
     // A second start and an unknown network are refused; the daemon stays up.
     assert!(fails(daemon.0.virsh(&["net-start", "lab"])).contains("already active"));
     assert!(fails(daemon.0.virsh(&["net-info", "nope"])).contains("Network not found"));
 
     let serial = daemon.0.dir.path().join("ng.serial");
-    let gfile = write_file(daemon.0.dir.path(), "ng.xml", &guest_xml("ng", &serial, "lab"));
+    let gfile = write_file(
+        daemon.0.dir.path(),
+        "ng.xml",
+        &guest_xml("ng", &serial, "lab"),
+    );
     ok(daemon.0.virsh(&["define", gfile.to_str().unwrap()]));
     ok(daemon.0.virsh(&["start", "ng"]));
     let read = || std::fs::read_to_string(&serial).unwrap_or_default();
-    wait_for("the guest's DHCP lease", Duration::from_secs(120), || read().contains("MOAT-GUEST-NET 10.213.0."));
+    wait_for("the guest's DHCP lease", Duration::from_secs(120), || {
+        read().contains("MOAT-GUEST-NET 10.213.0.")
+    });
     let console = read();
     let addr = console
         .lines()
@@ -342,7 +433,10 @@ fn t13_guest_gets_a_lease_and_rules_survive_restart() {
     ns.sh(&["ping", "-c", "1", "-W", "5", &addr]);
 
     let before = moat_tables(&ns);
-    assert!(before.contains(&format!("ip saddr != {addr} goto spoofed")), "{before}");
+    assert!(
+        before.contains(&format!("ip saddr != {addr} goto spoofed")),
+        "{before}"
+    );
     daemon.0.kill();
     daemon.0.spawn();
     let after = moat_tables(&ns);
@@ -357,8 +451,14 @@ fn t13_guest_gets_a_lease_and_rules_survive_restart() {
     let links = ns.sh(&["ip", "-o", "link"]);
     assert!(!links.contains(": mt"), "a tap is left: {links}");
     ok(daemon.0.virsh(&["net-destroy", "lab"]));
-    assert!(!ns.run(&["ip", "link", "show", "dev", &bridge]).status.success());
-    assert!(!ns.run(&["nft", "list", "table", "inet", "moat"]).status.success());
+    assert!(!ns
+        .run(&["ip", "link", "show", "dev", &bridge])
+        .status
+        .success());
+    assert!(!ns
+        .run(&["nft", "list", "table", "inet", "moat"])
+        .status
+        .success());
     ok(daemon.0.virsh(&["net-undefine", "lab"]));
     assert!(!ok(daemon.0.virsh(&["net-list", "--all"])).contains("lab"));
 }

@@ -57,7 +57,12 @@ fn found(
 }
 
 /// The networks passing `flags` that the caller may see.
-fn visible(d: &Driver, ctx: &CallContext<'_>, procedure: RemoteProcedure, flags: u32) -> Vec<NetSummary> {
+fn visible(
+    d: &Driver,
+    ctx: &CallContext<'_>,
+    procedure: RemoteProcedure,
+    flags: u32,
+) -> Vec<NetSummary> {
     let pick = |on: u32, off: u32, value: bool| {
         let want_on = flags & on != 0;
         let want_off = flags & off != 0;
@@ -66,7 +71,10 @@ fn visible(d: &Driver, ctx: &CallContext<'_>, procedure: RemoteProcedure, flags:
     d.net_list()
         .into_iter()
         .filter(|n| pick(2, 1, n.active) && pick(4, 8, n.persistent) && pick(16, 32, n.autostart))
-        .filter(|n| ctx.access.filter(ctx.subject, procedure, &target(&n.name, n.uuid)))
+        .filter(|n| {
+            ctx.access
+                .filter(ctx.subject, procedure, &target(&n.name, n.uuid))
+        })
         .collect()
 }
 
@@ -146,7 +154,12 @@ pub fn route(procedure: RemoteProcedure) -> Option<Handler> {
         R::NetworkLookupByUuid => |d, ctx, c| {
             run::<p::NetworkLookupByUuid>(c, |args| {
                 Ok(NetworkLookupByUuidRet {
-                    net: found(d, ctx, c.procedure, NetLookup::Uuid(Uuid::from_bytes(args.uuid.0)))?,
+                    net: found(
+                        d,
+                        ctx,
+                        c.procedure,
+                        NetLookup::Uuid(Uuid::from_bytes(args.uuid.0)),
+                    )?,
                 })
             })
         },
@@ -308,4 +321,3 @@ pub fn is_blocking(procedure: RemoteProcedure) -> bool {
             | R::NetworkSetAutostart
     )
 }
-

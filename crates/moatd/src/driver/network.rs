@@ -209,7 +209,12 @@ fn hosts_of(state: &NetState, live: &Network) -> String {
         .ip
         .as_ref()
         .and_then(|ip| ip.dhcp.as_ref())
-        .map(|d| d.hosts.iter().map(|h| (h.mac, h.ip, h.name.clone())).collect())
+        .map(|d| {
+            d.hosts
+                .iter()
+                .map(|h| (h.mac, h.ip, h.name.clone()))
+                .collect()
+        })
         .unwrap_or_default();
     for port in state.ports.values() {
         if port.network.as_deref() == Some(&live.name) {
@@ -225,7 +230,11 @@ fn hosts_of(state: &NetState, live: &Network) -> String {
 
 /// The address a NIC on `live` is pinned to: its `<host>` entry, else the lowest free address
 /// of the DHCP ranges. `None` when the network serves no DHCP.
-fn reserve(state: &NetState, live: &Network, mac: MacAddr) -> Result<Option<Ipv4Addr>, DriverError> {
+fn reserve(
+    state: &NetState,
+    live: &Network,
+    mac: MacAddr,
+) -> Result<Option<Ipv4Addr>, DriverError> {
     let Some(dhcp) = live.ip.as_ref().and_then(|ip| ip.dhcp.as_ref()) else {
         return Ok(None);
     };
@@ -263,7 +272,14 @@ fn reserve(state: &NetState, live: &Network, mac: MacAddr) -> Result<Option<Ipv4
 pub fn default_mac(uuid: &Uuid, index: usize) -> MacAddr {
     let b = uuid.as_bytes();
     let i = u8::try_from(index % 256).unwrap_or(0);
-    MacAddr([0x52, 0x54, 0x00, b[13] ^ b[0], b[14] ^ b[1], b[15].wrapping_add(i)])
+    MacAddr([
+        0x52,
+        0x54,
+        0x00,
+        b[13] ^ b[0],
+        b[14] ^ b[1],
+        b[15].wrapping_add(i),
+    ])
 }
 
 /// What a guest start got: the taps' fds in `tap_interfaces` order, and their names.
@@ -303,8 +319,12 @@ impl Driver {
                         },
                     );
                 }
-                Ok(_) => tracing::error!(path = %def.path.display(), "stored network uuid mismatch"),
-                Err(err) => tracing::error!(path = %def.path.display(), err = %err, "stored network unreadable"),
+                Ok(_) => {
+                    tracing::error!(path = %def.path.display(), "stored network uuid mismatch")
+                }
+                Err(err) => {
+                    tracing::error!(path = %def.path.display(), err = %err, "stored network unreadable")
+                }
             }
         }
         // Running networks: their live definition, if their bridge is still there.
@@ -358,7 +378,9 @@ impl Driver {
                     if dnsmasq::wanted(live) && dnsmasq::running_pid(&files).is_none() {
                         let hosts = hosts_of(&state, live);
                         let bridge = live.bridge.clone().unwrap_or_default();
-                        if let Err(err) = dnsmasq::start(live, &bridge, &files, DNSMASQ_USER, &hosts) {
+                        if let Err(err) =
+                            dnsmasq::start(live, &bridge, &files, DNSMASQ_USER, &hosts)
+                        {
                             tracing::error!(network = %live.name, err = %chain(&err), "cannot restart dnsmasq");
                         }
                     }
@@ -380,7 +402,12 @@ impl Driver {
 
     /// Every network.
     pub fn net_list(&self) -> Vec<NetSummary> {
-        self.networks.lock().nets.values().map(NetObject::summary).collect()
+        self.networks
+            .lock()
+            .nets
+            .values()
+            .map(NetObject::summary)
+            .collect()
     }
 
     /// One network.
@@ -559,7 +586,9 @@ impl Driver {
         if live.forward == ForwardMode::Nat {
             if let Err(err) = std::fs::write("/proc/sys/net/ipv4/ip_forward", "1") {
                 undo(state);
-                return Err(DriverError::Network(format!("cannot enable IPv4 forwarding: {err}")));
+                return Err(DriverError::Network(format!(
+                    "cannot enable IPv4 forwarding: {err}"
+                )));
             }
         }
         if dnsmasq::wanted(&live) {
@@ -661,11 +690,16 @@ impl Driver {
                 object.def.name
             )));
         };
-        let text = std::fs::read_to_string(self.networks.files(&live.name).leases()).unwrap_or_default();
+        let text =
+            std::fs::read_to_string(self.networks.files(&live.name).leases()).unwrap_or_default();
         let wanted = mac.map(str::to_ascii_lowercase);
         let leases = dnsmasq::parse_leases(&text)
             .into_iter()
-            .filter(|l| wanted.as_deref().is_none_or(|m| l.mac.eq_ignore_ascii_case(m)))
+            .filter(|l| {
+                wanted
+                    .as_deref()
+                    .map_or(true, |m| l.mac.eq_ignore_ascii_case(m))
+            })
             .collect();
         let prefix = live.ip.as_ref().map_or(0, |ip| ip.prefix);
         Ok((live.bridge.clone().unwrap_or_default(), prefix, leases))
@@ -724,7 +758,12 @@ impl Driver {
                             DriverError::OperationInvalid(format!("network '{name}' is not active"))
                         })?;
                     let ipv4 = reserve(state, &live, mac)?;
-                    (Some(name), live.bridge.clone().unwrap_or_default(), ipv4, live.port_isolated)
+                    (
+                        Some(name),
+                        live.bridge.clone().unwrap_or_default(),
+                        ipv4,
+                        live.port_isolated,
+                    )
                 }
                 InterfaceType::Bridge => {
                     let bridge = source.bridge.clone().ok_or_else(|| {
@@ -758,7 +797,10 @@ impl Driver {
                 domain: def.uuid,
             };
             let json = serde_json::to_vec(&port).unwrap_or_default();
-            write_atomic(&self.networks.ports_dir().join(format!("{tap}.json")), &json)?;
+            write_atomic(
+                &self.networks.ports_dir().join(format!("{tap}.json")),
+                &json,
+            )?;
             state.ports.insert(tap, port);
             if let Some(name) = network {
                 touched.push(name);
@@ -845,8 +887,14 @@ mod tests {
         let mut state = NetState::default();
         let fixed = MacAddr([0x52, 0x54, 0, 0, 0, 0xaa]);
         let other = MacAddr([0x52, 0x54, 0, 0, 0, 1]);
-        assert_eq!(reserve(&state, &live, fixed).unwrap(), Some(Ipv4Addr::new(10, 0, 0, 10)));
-        assert_eq!(reserve(&state, &live, other).unwrap(), Some(Ipv4Addr::new(10, 0, 0, 11)));
+        assert_eq!(
+            reserve(&state, &live, fixed).unwrap(),
+            Some(Ipv4Addr::new(10, 0, 0, 10))
+        );
+        assert_eq!(
+            reserve(&state, &live, other).unwrap(),
+            Some(Ipv4Addr::new(10, 0, 0, 11))
+        );
         state.ports.insert(
             "t1".into(),
             Port {
@@ -860,7 +908,10 @@ mod tests {
             },
         );
         let third = MacAddr([0x52, 0x54, 0, 0, 0, 2]);
-        assert_eq!(reserve(&state, &live, third).unwrap(), Some(Ipv4Addr::new(10, 0, 0, 12)));
+        assert_eq!(
+            reserve(&state, &live, third).unwrap(),
+            Some(Ipv4Addr::new(10, 0, 0, 12))
+        );
         assert_eq!(
             hosts_of(&state, &live),
             "52:54:00:00:00:aa,10.0.0.10\n52:54:00:00:00:01,10.0.0.11\n"

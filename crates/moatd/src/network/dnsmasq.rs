@@ -93,8 +93,14 @@ pub fn wanted(net: &Network) -> bool {
 /// dnsmasq's configuration for a running network whose bridge is `bridge`.
 pub fn config(net: &Network, bridge: &str, files: &DnsmasqFiles, user: &str) -> String {
     let mut c = String::new();
-    let _ = writeln!(c, "# written by moatd for network {}; do not edit", net.name);
-    c.push_str("strict-order\nkeep-in-foreground\nlog-facility=-\nbind-dynamic\nexcept-interface=lo\n");
+    let _ = writeln!(
+        c,
+        "# written by moatd for network {}; do not edit",
+        net.name
+    );
+    c.push_str(
+        "strict-order\nkeep-in-foreground\nlog-facility=-\nbind-dynamic\nexcept-interface=lo\n",
+    );
     let _ = writeln!(c, "interface={bridge}");
     let _ = writeln!(c, "user={user}");
     let _ = writeln!(c, "pid-file={}", files.pid().display());
@@ -279,7 +285,11 @@ pub fn start(
 /// The pid of this network's dnsmasq if it runs (the pid file names a live dnsmasq whose
 /// command line holds this configuration).
 pub fn running_pid(files: &DnsmasqFiles) -> Option<i32> {
-    let pid: i32 = std::fs::read_to_string(files.pid()).ok()?.trim().parse().ok()?;
+    let pid: i32 = std::fs::read_to_string(files.pid())
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     let want = format!("--conf-file={}", files.conf().display());
     cmdline
@@ -351,6 +361,9 @@ mod tests {
             (b, Ipv4Addr::new(10, 0, 0, 9), None),
             (a, Ipv4Addr::new(10, 0, 0, 5), Some("web".into())),
         ]);
-        assert_eq!(text, "52:54:00:00:00:01,10.0.0.5,web\n52:54:00:00:00:02,10.0.0.9\n");
+        assert_eq!(
+            text,
+            "52:54:00:00:00:01,10.0.0.5,web\n52:54:00:00:00:02,10.0.0.9\n"
+        );
     }
 }

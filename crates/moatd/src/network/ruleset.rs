@@ -10,7 +10,9 @@
 //!   connections, DHCP (udp 67) when the network serves DHCP and DNS (53) when it serves DNS;
 //!   everything else is logged (rate-limited) and dropped — the guide's default reject (T13).
 //! - `inet moat` / `forward`: isolated networks route nothing; nat networks route their subnet
-//!   out and replies back in; `postrouting` masquerades nat subnets only.
+//!   out and replies back in; `postrouting` masquerades nat subnets only. Frames bridged
+//!   between ports of one network are accepted here (they reach this hook only with
+//!   br_netfilter loaded; the bridge table below filters them).
 //! - `bridge moat` / `prerouting`: every guest port jumps to its own chain, which drops (and logs,
 //!   rate-limited) frames with another source MAC, ARP with a forged sender, DHCP server
 //!   replies, IPv4 from any address but the port's own (DHCP discovery from 0.0.0.0 aside),
@@ -106,12 +108,18 @@ pub fn script(fw: &Firewall) -> String {
     s.push_str("  chain input {\n    type filter hook input priority filter; policy accept;\n");
     for net in &networks {
         let br = &net.bridge;
-        let _ = writeln!(s, "    iifname \"{br}\" ct state established,related accept");
+        let _ = writeln!(
+            s,
+            "    iifname \"{br}\" ct state established,related accept"
+        );
         if net.dhcp {
             let _ = writeln!(s, "    iifname \"{br}\" udp sport 68 udp dport 67 accept");
         }
         if net.dns {
-            let _ = writeln!(s, "    iifname \"{br}\" meta l4proto {{ tcp, udp }} th dport 53 accept");
+            let _ = writeln!(
+                s,
+                "    iifname \"{br}\" meta l4proto {{ tcp, udp }} th dport 53 accept"
+            );
         }
         let _ = writeln!(
             s,
@@ -123,6 +131,9 @@ pub fn script(fw: &Firewall) -> String {
     s.push_str("  chain forward {\n    type filter hook forward priority filter; policy accept;\n");
     for net in &networks {
         let br = &net.bridge;
+        // Bridged traffic between the network's own ports; only seen here when br_netfilter
+        // is loaded, and the bridge table has already filtered it.
+        let _ = writeln!(s, "    iifname \"{br}\" oifname \"{br}\" accept");
         if let (ForwardMode::Nat, Some((addr, prefix))) = (net.forward, net.subnet) {
             let _ = writeln!(s, "    iifname \"{br}\" ip saddr {addr}/{prefix} accept");
             let _ = writeln!(
@@ -152,9 +163,16 @@ pub fn script(fw: &Firewall) -> String {
         s,
         "  chain spoofed {{\n    limit rate 10/second burst 20 packets log prefix \"{SPOOF_PREFIX}\"\n    drop\n  }}"
     );
-    s.push_str("  chain prerouting {\n    type filter hook prerouting priority filter; policy accept;\n");
+    s.push_str(
+        "  chain prerouting {\n    type filter hook prerouting priority filter; policy accept;\n",
+    );
     for port in &ports {
-        let _ = writeln!(s, "    iifname \"{}\" jump {}", port.tap, chain_name(&port.tap));
+        let _ = writeln!(
+            s,
+            "    iifname \"{}\" jump {}",
+            port.tap,
+            chain_name(&port.tap)
+        );
     }
     s.push_str("  }\n");
     for port in &ports {
