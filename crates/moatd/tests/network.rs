@@ -384,7 +384,8 @@ fn t13_guest_gets_a_lease_and_rules_survive_restart() {
     let daemon = Cleanup(&mut daemon);
     let bridge = unique("mbr");
     let net_xml = format!(
-        "<network><name>lab</name><bridge name='{bridge}'/>\
+        "<network><name>lab</name><bridge name='{bridge}'/><domain name='lab.test'/>\
+         <dns><host ip='10.213.0.77'><hostname>db</hostname></host></dns>\
          <ip address='10.213.0.1' netmask='255.255.255.0'><dhcp>\
          <range start='10.213.0.10' end='10.213.0.50'/></dhcp></ip></network>"
     );
@@ -403,6 +404,46 @@ fn t13_guest_gets_a_lease_and_rules_survive_restart() {
         ok(daemon.0.virsh(&["net-dumpxml", "lab"])).contains(&format!("<bridge name='{bridge}'"))
     );
     ns.sh(&["ip", "link", "show", "dev", &bridge]);
+    // dnsmasq runs unprivileged, without new privileges, and answers the network's records.
+    let pid = std::fs::read_to_string(daemon.0.run_dir().join("networks/lab/dnsmasq.pid")).unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.split_whitespace().next().unwrap_or("").to_owned())
+            .unwrap()
+    };
+    assert_ne!(field("Uid:"), "0", "{status}");
+    assert_eq!(field("NoNewPrivs:"), "1", "{status}");
+    let query = "import socket\nq=b'\\x12\\x34\\x01\\x00\\x00\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x02db\\x00\\x00\\x01\\x00\\x01'\n\
+                 s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.settimeout(3)\n\
+                 s.sendto(q,('10.213.0.1',53))\nr=s.recv(512)\nprint(r[-4:]==bytes([10,213,0,77]))";
+    wait_for("dnsmasq to answer DNS", Duration::from_secs(10), || {
+        ns.run(&["/usr/bin/python3", "-c", query])
+            .stdout
+            .starts_with(b"True")
+    });
+
+    // A nat network adds forwarding and masquerade for its subnet only; it goes with it.
+    let out_bridge = unique("mbr");
+    let nat_xml = format!(
+        "<network><name>out</name><forward mode='nat'/><bridge name='{out_bridge}'/>\
+         <ip address='10.214.0.1' prefix='24'/></network>"
+    );
+    let nat_file = write_file(daemon.0.dir.path(), "out.xml", &nat_xml);
+    ok(daemon.0.virsh(&["net-create", nat_file.to_str().unwrap()]));
+    let rules = moat_tables(&ns);
+    assert!(
+        rules.contains("ip saddr 10.214.0.0/24 ip daddr != 10.214.0.0/24 masquerade"),
+        "{rules}"
+    );
+    assert!(!rules.contains("10.213.0.0/24 masquerade"), "{rules}");
+    assert_eq!(ns.sh(&["cat", "/proc/sys/net/ipv4/ip_forward"]).trim(), "1");
+    ok(daemon.0.virsh(&["net-destroy", "out"]));
+    assert!(!moat_tables(&ns).contains("masquerade"));
+    assert!(!ok(daemon.0.virsh(&["net-list", "--all"])).contains("out"));
+
     // A second start and an unknown network are refused; the daemon stays up.
     assert!(fails(daemon.0.virsh(&["net-start", "lab"])).contains("already active"));
     assert!(fails(daemon.0.virsh(&["net-info", "nope"])).contains("Network not found"));
@@ -461,4 +502,69 @@ fn t13_guest_gets_a_lease_and_rules_survive_restart() {
         .success());
     ok(daemon.0.virsh(&["net-undefine", "lab"]));
     assert!(!ok(daemon.0.virsh(&["net-list", "--all"])).contains("lab"));
+}
+
+const NET_RULES: &str = r#"
+[roles]
+viewer = ["connect:getattr", "connect:read", "connect:search_networks",
+          "network:getattr", "network:read"]
+admin = ["connect:*", "network:*", "domain:*"]
+
+[[grant]]
+users = ["moat-t-netview"]
+role = "viewer"
+networks = ["lab-*"]
+
+[[grant]]
+uids = [0]
+role = "admin"
+all = true
+"#;
+
+#[test]
+fn network_acls_filter_lists_and_refuse_changes() {
+    use std::os::unix::fs::PermissionsExt;
+    const VIEWER: &str = "moat-t-netview";
+    ensure_user(VIEWER, None);
+    let rules_dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(rules_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let rules = rules_dir.path().join("rules.toml");
+    std::fs::write(&rules, NET_RULES).unwrap();
+    let config = format!(
+        "access_drivers = [\"rules\"]\naccess_rules_file = \"{}\"\nunix_sock_rw_perms = \"0777\"\n",
+        rules.display()
+    );
+    let daemon = TestDaemon::start_with_config(Some(&config));
+    std::fs::set_permissions(daemon.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for name in ["lab-1", "other-1"] {
+        let xml = format!(
+            "<network><name>{name}</name><bridge name='{}'/></network>",
+            unique("mbr")
+        );
+        let file = write_file(daemon.dir.path(), &format!("{name}.xml"), &xml);
+        ok(daemon.virsh(&["net-define", file.to_str().unwrap()]));
+    }
+    let uri = daemon.uri();
+    let list = ok(virsh_as(&uri, VIEWER, &["net-list", "--all", "--name"]));
+    assert_eq!(sorted_names(&list), ["lab-1"]);
+    assert!(ok(virsh_as(&uri, VIEWER, &["net-dumpxml", "lab-1"])).contains("<name>lab-1</name>"));
+    fails(virsh_as(&uri, VIEWER, &["net-dumpxml", "other-1"]));
+    let err = fails(virsh_as(&uri, VIEWER, &["net-start", "lab-1"]));
+    assert!(err.contains("access denied"), "{err}");
+    let err = fails(virsh_as(&uri, VIEWER, &["net-undefine", "lab-1"]));
+    assert!(err.contains("access denied"), "{err}");
+    let xml = write_file(
+        daemon.dir.path(),
+        "lab-2.xml",
+        "<network><name>lab-2</name></network>",
+    );
+    let err = fails(virsh_as(
+        &uri,
+        VIEWER,
+        &["net-define", xml.to_str().unwrap()],
+    ));
+    assert!(err.contains("access denied"), "{err}");
+    // Root still sees both, and the refused calls changed nothing.
+    let list = ok(daemon.virsh(&["net-list", "--all", "--name"]));
+    assert_eq!(sorted_names(&list), ["lab-1", "other-1"]);
 }
