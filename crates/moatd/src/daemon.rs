@@ -340,6 +340,7 @@ impl Daemon {
             limits: Arc::clone(&self.limits),
             access: Arc::clone(&self.shared.access),
             tls: self.tls.clone(),
+            driver: Arc::clone(&self.shared.driver),
         }
     }
 
@@ -371,14 +372,19 @@ pub struct Reloader {
     limits: Arc<Limits>,
     access: Arc<Access>,
     tls: Option<Arc<TlsState>>,
+    driver: Arc<Driver>,
 }
 
 impl Reloader {
-    /// Applies socket modes and group and `max_clients`, and re-reads the access rules and the
+    /// Applies socket modes and group and `max_clients`, re-reads the access rules and the
     /// TLS certificates, key and CRLs (with the TLS file options of the new configuration if it
-    /// loads); other options take effect at the next start. A bad configuration, rules or
+    /// loads), and re-installs Moat's firewall tables (which a host firewall reload may have
+    /// flushed); other options take effect at the next start. A bad configuration, rules or
     /// certificate file is reported and the running one kept.
     pub fn reload(&self) {
+        if let Err(err) = self.driver.reapply_firewall() {
+            tracing::error!(err = %crate::errors::chain(&err), "cannot re-install the firewall");
+        }
         match self.access.reload_rules() {
             Ok(()) => tracing::info!("access rules reloaded"),
             Err(err) => tracing::error!(err = %crate::errors::chain(&err),

@@ -482,6 +482,24 @@ fn t13_guest_gets_a_lease_and_rules_survive_restart() {
     daemon.0.spawn();
     let after = moat_tables(&ns);
     assert_eq!(before, after, "the ruleset changed across a restart");
+    // A firewall reload that flushes everything: SIGHUP puts Moat's tables back as they were.
+    ns.sh(&["nft", "flush", "ruleset"]);
+    let pid = daemon.0.child.as_ref().unwrap().id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    wait_for("the firewall to come back", Duration::from_secs(10), || {
+        ns.run(&["nft", "list", "table", "bridge", "moat"])
+            .status
+            .success()
+    });
+    assert_eq!(
+        before,
+        moat_tables(&ns),
+        "the ruleset changed across a reload"
+    );
     assert!(ok(daemon.0.virsh(&["net-dhcp-leases", "lab"])).contains(&addr));
     ns.sh(&["ping", "-c", "1", "-W", "5", &addr]);
 

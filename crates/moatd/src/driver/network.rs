@@ -25,7 +25,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Driver, DriverError};
+use crate::audit::Outcome;
 use crate::errors::chain;
+use crate::identity::PeerIdentity;
 use crate::network::dnsmasq::{self, DnsmasqFiles, Lease};
 use crate::network::ruleset::{Firewall, NetRules, PortRules};
 use crate::network::{link, nft};
@@ -292,8 +294,24 @@ pub struct GuestPorts {
 }
 
 impl Driver {
+    /// Replaces Moat's tables with the rules of `state`, and audits it.
     fn apply_firewall(&self, state: &NetState) -> Result<(), DriverError> {
-        nft::apply(&firewall(state)).map_err(|e| host_err(&e))
+        let fw = firewall(state);
+        let result = nft::apply(&fw);
+        let record = serde_json::json!({
+            "networks": fw.networks.iter().map(|n| n.bridge.clone()).collect::<Vec<_>>(),
+            "ports": fw.ports.iter().map(|p| serde_json::json!({
+                "tap": p.tap, "mac": p.mac.to_string(),
+                "ipv4": p.ipv4.map(|ip| ip.to_string()), "isolated": p.isolated,
+            })).collect::<Vec<_>>(),
+        });
+        let outcome = match &result {
+            Ok(()) => Outcome::Ok,
+            Err(err) => Outcome::Error(&err.detail),
+        };
+        self.audit
+            .record(&PeerIdentity::daemon(), "NETWORK_FIREWALL", record, outcome);
+        result.map_err(|e| host_err(&e))
     }
 
     /// Reads stored networks, takes back running ones and their ports, restarts what is
@@ -398,6 +416,16 @@ impl Driver {
             self.apply_firewall(&state)?;
         }
         Ok(())
+    }
+
+    /// Installs Moat's firewall tables again from the running networks and ports (after a
+    /// host firewall reload flushed them, say); nothing is done when there is nothing to enforce.
+    pub fn reapply_firewall(&self) -> Result<(), DriverError> {
+        let state = self.networks.lock();
+        if firewall(&state).is_empty() {
+            return Ok(());
+        }
+        self.apply_firewall(&state)
     }
 
     /// Every network.
