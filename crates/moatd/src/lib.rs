@@ -11,6 +11,7 @@
 //! | connection state (auth, open, read-only), keepalive, events | [`conn`], [`readonly`] |
 //! | procedure → handler, args → ret | [`dispatch`] |
 //! | what the call does | [`driver`] (domains, node), [`registry`], [`store`] |
+//! | guest networks: bridges, taps, dnsmasq, firewall | [`network`], [`driver::network`] |
 //! | errors to libvirt codes | [`errors`] |
 //! | the record of it | [`audit`] |
 //!
