@@ -31,7 +31,7 @@ THREATS = [
 ]
 
 # Threats whose feature does not exist yet, with the issue that builds it.
-NOT_BUILT = {"T13": "guest networks and the host firewall (issue 10)"}
+NOT_BUILT = {}
 
 
 def main():

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 
-ensure_packages "${BUILD_PACKAGES[@]}" libvirt-clients python3-libvirt qemu-system-x86 dbus polkitd
+ensure_packages "${BUILD_PACKAGES[@]}" "${NETWORK_PACKAGES[@]}" iputils-ping util-linux libvirt-clients python3-libvirt qemu-system-x86 dbus polkitd
 ensure_rust
 
 export MOAT_THREAT_REPORT="$PWD/target/threats.jsonl"
@@ -15,6 +15,6 @@ mkdir -p target
 rm -f "$MOAT_THREAT_REPORT"
 cargo build --locked -p jail -p moatd
 status=0
-cargo test --locked -p moatd --test isolation --test access --test virsh --test robustness || status=$?
+cargo test --locked -p moatd --test isolation --test access --test virsh --test robustness --test network || status=$?
 python3 scripts/threats.py "$MOAT_THREAT_REPORT" || status=1
 exit "$status"

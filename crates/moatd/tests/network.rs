@@ -130,6 +130,7 @@ fn connect(ns: &Ns, addr: &str, port: u16) -> String {
     ns.sh(&["/usr/bin/python3", "-c", &code]).trim().to_owned()
 }
 
+const EXPECTED: &str = "dropped by the host firewall";
 const MAC1: &str = "52:54:00:77:00:01";
 const MAC2: &str = "52:54:00:77:00:02";
 
@@ -225,8 +226,9 @@ fn t13_spoofing_and_host_access_are_dropped() {
 
     // Spoofed source IP, spoofed source MAC (frame and ARP), gratuitous ARP for the other
     // guest's address, a rogue DHCP offer: all dropped at the port.
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&str, &[&str], &str); 5] = [
         (
+            "IPv4 with a spoofed source address",
             &[
                 "send-udp",
                 "eth0",
@@ -239,6 +241,7 @@ fn t13_spoofing_and_host_access_are_dropped() {
             "SPOOFIP",
         ),
         (
+            "a frame with a spoofed source MAC",
             &[
                 "send-udp",
                 "eth0",
@@ -251,14 +254,17 @@ fn t13_spoofing_and_host_access_are_dropped() {
             "SPOOFMAC",
         ),
         (
+            "gratuitous ARP for another guest's address",
             &["send-arp", "eth0", MAC1, MAC1, "10.77.0.12"],
             "hex:5254007700010a4d000c",
         ),
         (
+            "ARP with a forged sender MAC",
             &["send-arp", "eth0", MAC1, "52:54:00:77:00:99", "10.77.0.11"],
             "hex:5254007700990a4d000b",
         ),
         (
+            "a rogue DHCP offer (udp 67 -> 68)",
             &[
                 "send-udp",
                 "eth0",
@@ -271,8 +277,16 @@ fn t13_spoofing_and_host_access_are_dropped() {
             "ROGUEDHCP",
         ),
     ];
-    for (args, marker) in cases {
-        assert_eq!(delivered(&g1, &g2, args, marker), 0, "{args:?} got through");
+    for (attack, args, marker) in cases {
+        let n = delivered(&g1, &g2, args, marker);
+        threats::record(
+            "T13",
+            attack,
+            EXPECTED,
+            &format!("{n} of 3 frames reached the other guest (legitimate ones do)"),
+            n == 0,
+        );
+        assert_eq!(n, 0, "{args:?} got through");
     }
 
     // A service on the bridge address is unreachable from guests; DNS is let through (no
@@ -292,7 +306,15 @@ fn t13_spoofing_and_host_access_are_dropped() {
         "ok",
         "the listener is not up"
     );
-    assert_eq!(connect(&g1, "10.77.0.1", 8080), "timeout");
+    let seen = connect(&g1, "10.77.0.1", 8080);
+    threats::record(
+        "T13",
+        "TCP connection to a host service on the bridge address",
+        EXPECTED,
+        &format!("{seen} (the host itself connects)"),
+        seen == "timeout",
+    );
+    assert_eq!(seen, "timeout");
     assert_eq!(connect(&g1, "10.77.0.1", 53), "refused");
     let _ = listener.kill();
     let _ = listener.wait();
@@ -302,11 +324,20 @@ fn t13_spoofing_and_host_access_are_dropped() {
         port.isolated = true;
     }
     load(&host, &fw);
-    assert!(!g1
+    let pinged = g1
         .run(&["ping", "-c", "1", "-W", "2", "10.77.0.12"])
         .status
-        .success());
-    assert_eq!(delivered(&g1, &g2, &legit, "LEGITIP"), 0);
+        .success();
+    let n = delivered(&g1, &g2, &legit, "LEGITIP");
+    threats::record(
+        "T13",
+        "an isolated port sends to another isolated port",
+        EXPECTED,
+        &format!("ping answered: {pinged}; {n} of 3 frames arrived"),
+        !pinged && n == 0,
+    );
+    assert!(!pinged);
+    assert_eq!(n, 0);
 }
 
 /// The test guest's kernel and initrd, built once (the script caches them).
