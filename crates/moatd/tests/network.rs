@@ -479,6 +479,26 @@ fn t13_guest_gets_a_lease_and_rules_survive_restart() {
     assert!(fails(daemon.0.virsh(&["net-start", "lab"])).contains("already active"));
     assert!(fails(daemon.0.virsh(&["net-info", "nope"])).contains("Network not found"));
 
+    // Bad network XML and a guest on a network that does not run: clear errors, nothing left.
+    let bad = write_file(
+        daemon.0.dir.path(),
+        "bad.xml",
+        "<network><name>x</name><forward mode='bridge'/></network>",
+    );
+    let err = fails(daemon.0.virsh(&["net-define", bad.to_str().unwrap()]));
+    assert!(err.contains("forward mode 'bridge'"), "{err}");
+    let lost = daemon.0.dir.path().join("lost.serial");
+    let lfile = write_file(
+        daemon.0.dir.path(),
+        "lost.xml",
+        &guest_xml("lost", &lost, "nope"),
+    );
+    ok(daemon.0.virsh(&["define", lfile.to_str().unwrap()]));
+    let err = fails(daemon.0.virsh(&["start", "lost"]));
+    assert!(err.contains("network 'nope' is not active"), "{err}");
+    assert_eq!(ok(daemon.0.virsh(&["domstate", "lost"])).trim(), "shut off");
+    assert!(!ns.sh(&["ip", "-o", "link"]).contains(": mt"));
+
     let serial = daemon.0.dir.path().join("ng.serial");
     let gfile = write_file(
         daemon.0.dir.path(),

@@ -80,6 +80,8 @@ pub fn delete(name: &str) -> Result<(), CommandError> {
 
 const IFF_TAP: libc::c_short = 0x0002;
 const IFF_NO_PI: libc::c_short = 0x1000;
+/// Fail instead of attaching to a tap of that name that already exists (someone else's).
+const IFF_TUN_EXCL: libc::c_short = -0x8000;
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
 
 /// `struct ifreq` as TUNSETIFF reads it: the name, then the flags, padded to 40 bytes.
@@ -100,7 +102,7 @@ pub fn create_tap(name: &str, bridge: &str) -> Result<OwnedFd, TapError> {
         .map_err(TapError::Open)?;
     let mut req = IfReq {
         name: [0; libc::IFNAMSIZ],
-        flags: IFF_TAP | IFF_NO_PI,
+        flags: IFF_TAP | IFF_NO_PI | IFF_TUN_EXCL,
         pad: [0; 22],
     };
     let bytes = name.as_bytes();
