@@ -315,6 +315,7 @@ mod tests {
                     driver: None,
                     link_state,
                     mtu,
+                    port_isolated: None,
                     boot_order: info.0,
                     alias: info.1,
                     address: info.2,

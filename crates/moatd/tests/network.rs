@@ -360,13 +360,18 @@ fn guest_dir() -> &'static Path {
 }
 
 fn guest_xml(name: &str, serial: &Path, network: &str) -> String {
+    guest_xml_with(name, serial, network, "")
+}
+
+/// The test guest on `network`, with `more` devices after its first NIC.
+fn guest_xml_with(name: &str, serial: &Path, network: &str, more: &str) -> String {
     let dir = guest_dir();
     format!(
         "<domain type='qemu'><name>{name}</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>\
          <os><type arch='x86_64' machine='pc'>hvm</type><kernel>{d}/vmlinuz</kernel>\
          <initrd>{d}/initrd.cpio.gz</initrd><cmdline>console=ttyS0 quiet panic=-1</cmdline></os>\
          <features><acpi/></features><devices>\
-         <interface type='network'><source network='{network}'/><model type='virtio'/></interface>\
+         <interface type='network'><source network='{network}'/><model type='virtio'/></interface>{more}\
          <serial type='file'><source path='{s}'/><target port='0'/></serial></devices></domain>",
         d = dir.display(),
         s = serial.display()
@@ -500,10 +505,18 @@ fn t13_guest_gets_a_lease_and_rules_survive_restart() {
     assert!(!ns.sh(&["ip", "-o", "link"]).contains(": mt"));
 
     let serial = daemon.0.dir.path().join("ng.serial");
+    // A second NIC on a host bridge the test made, isolated per interface.
+    let host_bridge = unique("hbr");
+    ns.sh(&["ip", "link", "add", &host_bridge, "type", "bridge"]);
+    ns.sh(&["ip", "link", "set", &host_bridge, "up"]);
+    let second = format!(
+        "<interface type='bridge'><source bridge='{host_bridge}'/><mac address='52:54:00:aa:00:02'/>\
+         <model type='virtio'/><port isolated='yes'/></interface>"
+    );
     let gfile = write_file(
         daemon.0.dir.path(),
         "ng.xml",
-        &guest_xml("ng", &serial, "lab"),
+        &guest_xml_with("ng", &serial, "lab", &second),
     );
     ok(daemon.0.virsh(&["define", gfile.to_str().unwrap()]));
     ok(daemon.0.virsh(&["start", "ng"]));
@@ -524,7 +537,38 @@ fn t13_guest_gets_a_lease_and_rules_survive_restart() {
     // The host reaches the guest at its pinned address.
     ns.sh(&["ping", "-c", "1", "-W", "5", &addr]);
 
+    assert!(ok(daemon.0.virsh(&["dumpxml", "ng"])).contains("<port isolated='yes'/>"));
+    let members = ns.sh(&["ip", "-o", "link", "show", "master", &host_bridge]);
+    let bridge_tap = members
+        .split(": ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no tap on {host_bridge}: {members}"))
+        .split('@')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(bridge_tap.starts_with("mt"), "{members}");
+
     let before = moat_tables(&ns);
+    let chain = before
+        .split(&format!("chain port_{bridge_tap} {{"))
+        .nth(1)
+        .unwrap();
+    let chain = &chain[..chain.find('}').unwrap()];
+    assert!(
+        chain.contains("ether saddr != 52:54:00:aa:00:02"),
+        "{chain}"
+    );
+    assert!(
+        !chain.contains("ip saddr !="),
+        "a host-bridge port has no pinned address: {chain}"
+    );
+    assert!(
+        before.contains(&format!(
+            "iifname \"{bridge_tap}\" oifname \"{bridge_tap}\" drop"
+        )),
+        "{before}"
+    );
     assert!(
         before.contains(&format!("ip saddr != {addr} goto spoofed")),
         "{before}"

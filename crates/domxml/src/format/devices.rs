@@ -344,6 +344,11 @@ fn interface(w: &mut Writer, iface: &Interface) {
                     a.attr("size", size);
                 });
             }
+            if let Some(isolated) = iface.port_isolated {
+                w.empty("port", |a| {
+                    a.attr("isolated", isolated.as_str());
+                });
+            }
             device_info(
                 w,
                 iface.boot_order,

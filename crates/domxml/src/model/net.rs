@@ -52,6 +52,8 @@ pub struct Interface {
     pub link_state: Option<String>,
     /// `<mtu size='…'/>`.
     pub mtu: Option<u32>,
+    /// `<port isolated='yes|no'/>`: kept apart from the network's other isolated ports.
+    pub port_isolated: Option<super::YesNo>,
     /// `<boot order='N'/>`.
     pub boot_order: Option<u32>,
     /// `<alias name='…'/>`.

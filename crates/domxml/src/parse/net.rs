@@ -51,6 +51,13 @@ pub(super) fn interface_of(mut e: Elem<'_, '_>) -> PResult<Interface> {
             Some(size)
         }
     };
+    let port_isolated = match single_attr(&mut e, "port", "isolated")? {
+        None => None,
+        Some(value) => Some(
+            super::domain::yes_no(&value)
+                .ok_or_else(|| e.invalid_attr("port/@isolated", &value))?,
+        ),
+    };
     let info = device_info(&mut e)?;
     Ok(Interface {
         kind,
@@ -61,6 +68,7 @@ pub(super) fn interface_of(mut e: Elem<'_, '_>) -> PResult<Interface> {
         driver,
         link_state,
         mtu,
+        port_isolated,
         boot_order: info.boot_order,
         alias: info.alias,
         address: info.address,

@@ -19,7 +19,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use domxml::model::{InterfaceType, MacAddr};
+use domxml::model::{InterfaceType, MacAddr, YesNo};
 use domxml::network::{format_network, parse_network, ForwardMode, Network};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -790,7 +790,9 @@ impl Driver {
                         Some(name),
                         live.bridge.clone().unwrap_or_default(),
                         ipv4,
-                        live.port_isolated,
+                        iface
+                            .port_isolated
+                            .map_or(live.port_isolated, |choice| choice == YesNo::Yes),
                     )
                 }
                 InterfaceType::Bridge => {
@@ -802,7 +804,8 @@ impl Driver {
                             "bridge '{bridge}' does not exist"
                         )));
                     }
-                    (None, bridge, None, false)
+                    let isolated = iface.port_isolated == Some(YesNo::Yes);
+                    (None, bridge, None, isolated)
                 }
                 other => {
                     return Err(DriverError::Unsupported(format!(
