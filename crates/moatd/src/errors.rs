@@ -139,6 +139,17 @@ mod tests {
             err.message.as_deref(),
             Some("invalid argument: unsupported flags (0x10) in function virDomainDefineXMLFlags")
         );
+        let err = driver_error(&DriverError::NoNetwork {
+            what: "name 'lab'".into(),
+        });
+        assert_eq!(
+            (err.code, err.domain),
+            (error_code::NO_NETWORK, error_domain::NETWORK)
+        );
+        assert_eq!(
+            err.message.as_deref(),
+            Some("Network not found: no network with matching name 'lab'")
+        );
         let denied = read_only_denied("virDomainDefineXML");
         assert_eq!(denied.code, error_code::OPERATION_DENIED);
     }

@@ -677,6 +677,10 @@ fn network_acls_filter_lists_and_refuse_changes() {
         &["net-define", xml.to_str().unwrap()],
     ));
     assert!(err.contains("access denied"), "{err}");
+    // A read-only connection can look but not start.
+    assert!(ok(daemon.virsh_ro(&["net-list", "--all", "--name"])).contains("lab-1"));
+    let err = fails(daemon.virsh_ro(&["net-start", "lab-1"]));
+    assert!(err.contains("read only"), "{err}");
     // Root still sees both, and the refused calls changed nothing.
     let list = ok(daemon.virsh(&["net-list", "--all", "--name"]));
     assert_eq!(sorted_names(&list), ["lab-1", "other-1"]);
