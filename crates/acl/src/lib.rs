@@ -41,6 +41,6 @@ pub mod subject;
 pub use annotation::{AclAnnotation, AnnotationError};
 pub use driver::{AccessDenied, AccessDriver, AccessStack, Decision, NoneDriver};
 pub use perm::{ObjectType, PermError, Permission};
-pub use polkit::PolkitDriver;
+pub use polkit::{PolkitDriver, UnixAction, UnixProcess};
 pub use rules::{Explanation, Rules, RulesDriver, RulesError};
 pub use subject::{Subject, Target};

@@ -13,6 +13,11 @@
 //! 5. `(is_authorized, is_challenge, details)` comes back: only `is_authorized` allows; a challenge
 //!    is a denial, and a D-Bus failure is [`Decision::Error`], which the stack treats as a denial.
 //!
+//! The same question, with [`Interaction::Allowed`] and no details, authenticates a whole
+//! connection when a socket has `auth_unix_rw`/`auth_unix_ro = "polkit"`: [`UnixAction`] names
+//! libvirt's two actions, `org.libvirt.unix.manage` and `org.libvirt.unix.monitor`, and
+//! [`unix_policy_file`] registers them (`examples/polkit/org.libvirt.unix.policy`).
+//!
 //! The D-Bus side sits behind the narrow [`Authority`] trait. [`SystemBusAuthority`] (feature
 //! `polkit`, on by default) is the real one: one blocking zbus connection to the system bus
 //! (`DBUS_SYSTEM_BUS_ADDRESS` when set), re-established after a transport failure. zbus runs
@@ -51,15 +56,38 @@ impl UnixProcess {
     }
 }
 
+/// Whether polkitd may ask an authentication agent to prompt the user
+/// (`AllowUserInteraction`, flag 1 of `CheckAuthorization`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Interaction {
+    /// Answer from the rules alone: API checks, which cannot wait for a person.
+    #[default]
+    None,
+    /// An agent may prompt: connection-level authentication, as libvirt asks it.
+    Allowed,
+}
+
+impl Interaction {
+    /// The `flags` argument of `CheckAuthorization`.
+    pub fn flags(self) -> u32 {
+        match self {
+            Self::None => 0,
+            Self::Allowed => 1,
+        }
+    }
+}
+
 /// One `CheckAuthorization` question.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Query {
     /// Who asks.
     pub subject: UnixProcess,
-    /// `org.libvirt.api.<object>.<permission>`.
+    /// `org.libvirt.api.<object>.<permission>`, or a [`UnixAction`].
     pub action_id: String,
     /// libvirt's detail keys and their values, in a fixed order.
     pub details: Vec<(&'static str, String)>,
+    /// Whether an agent may prompt.
+    pub interaction: Interaction,
 }
 
 /// polkit's answer.
@@ -69,8 +97,41 @@ pub enum Answer {
     Authorized,
     /// Neither authorized nor a challenge.
     NotAuthorized,
-    /// Authorization would need an agent to authenticate the user, which API calls never use.
+    /// Authorization would need an agent to authenticate the user, and none answered (API
+    /// checks never let one try).
     Challenge,
+    /// An agent asked the user, who dismissed the prompt (`polkit.dismissed` in the details).
+    Dismissed,
+}
+
+/// libvirt's connection-level actions (`auth_unix_rw`/`auth_unix_ro = "polkit"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnixAction {
+    /// `org.libvirt.unix.manage`: full access, asked on the read-write socket.
+    Manage,
+    /// `org.libvirt.unix.monitor`: read-only access, asked on the read-only socket.
+    Monitor,
+}
+
+impl UnixAction {
+    /// The polkit action id.
+    pub fn action_id(self) -> &'static str {
+        match self {
+            Self::Manage => "org.libvirt.unix.manage",
+            Self::Monitor => "org.libvirt.unix.monitor",
+        }
+    }
+
+    /// The question libvirt asks to authenticate `process` for this action: no details, and an
+    /// agent may prompt.
+    pub fn query(self, process: UnixProcess) -> Query {
+        Query {
+            subject: process,
+            action_id: self.action_id().to_owned(),
+            details: Vec::new(),
+            interaction: Interaction::Allowed,
+        }
+    }
 }
 
 /// Why polkit could not be asked.
@@ -100,6 +161,14 @@ pub enum PolkitError {
 pub trait Authority: Send + Sync + fmt::Debug {
     /// Asks one question.
     fn check_authorization(&self, query: &Query) -> Result<Answer, PolkitError>;
+}
+
+/// One authority shared by several users (the access driver and connection authentication use
+/// one bus connection).
+impl<T: Authority + ?Sized> Authority for std::sync::Arc<T> {
+    fn check_authorization(&self, query: &Query) -> Result<Answer, PolkitError> {
+        (**self).check_authorization(query)
+    }
 }
 
 /// The `polkit` access driver.
@@ -136,6 +205,7 @@ impl PolkitDriver {
             subject: UnixProcess::of(subject)?,
             action_id: permission.polkit_action(),
             details: details(&self.connect_driver, target),
+            interaction: Interaction::None,
         })
     }
 }
@@ -151,14 +221,14 @@ impl AccessDriver for PolkitDriver {
         };
         match self.authority.check_authorization(&query) {
             Ok(Answer::Authorized) => Decision::Allow,
-            Ok(Answer::NotAuthorized | Answer::Challenge) => Decision::Deny,
+            Ok(Answer::NotAuthorized | Answer::Challenge | Answer::Dismissed) => Decision::Deny,
             Err(err) => Decision::Error(error_chain(&err)),
         }
     }
 }
 
 /// The error and its sources, joined, for a [`Decision::Error`] that has to stand alone.
-fn error_chain(err: &dyn std::error::Error) -> String {
+pub fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(err) = source {
@@ -279,16 +349,18 @@ mod system_bus {
                     ("unix-process", subject),
                     query.action_id.as_str(),
                     details,
-                    0u32,
+                    query.interaction.flags(),
                     "",
                 ),
             )?;
-            let (authorized, challenge, _details): (bool, bool, HashMap<String, String>) =
+            let (authorized, challenge, details): (bool, bool, HashMap<String, String>) =
                 reply.body().deserialize()?;
-            Ok(match (authorized, challenge) {
-                (true, _) => Answer::Authorized,
-                (false, true) => Answer::Challenge,
-                (false, false) => Answer::NotAuthorized,
+            let dismissed = details.get("polkit.dismissed").map(String::as_str) == Some("true");
+            Ok(match (authorized, dismissed, challenge) {
+                (true, _, _) => Answer::Authorized,
+                (false, true, _) => Answer::Dismissed,
+                (false, false, true) => Answer::Challenge,
+                (false, false, false) => Answer::NotAuthorized,
             })
         }
     }
@@ -346,6 +418,46 @@ pub fn policy_file() -> String {
                 desc = xml_escape(description(permission)),
             );
         }
+    }
+    out.push_str("</policyconfig>\n");
+    out
+}
+
+/// The polkit policy registering libvirt's two connection-level actions ([`UnixAction`]), with
+/// libvirt's defaults: monitoring is allowed to anyone, managing needs an administrator's
+/// password (kept for a while). Hosts that have libvirt's own `org.libvirt.unix.policy`
+/// installed need neither; `examples/polkit/org.libvirt.unix.policy` is this output.
+pub fn unix_policy_file() -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <!DOCTYPE policyconfig PUBLIC \"-//freedesktop//DTD polkit Policy Configuration 1.0//EN\"\n    \
+         \"http://www.freedesktop.org/software/polkit/policyconfig-1.dtd\">\n\
+         <!-- Generated by acl::polkit::unix_policy_file(); do not edit. -->\n\
+         <policyconfig>\n  <vendor>Moat</vendor>\n",
+    );
+    for (action, desc, message, default) in [
+        (
+            UnixAction::Monitor,
+            "Connect read-only to the virtualization daemon",
+            "Monitoring virtual machines requires authorization",
+            "yes",
+        ),
+        (
+            UnixAction::Manage,
+            "Connect read-write to the virtualization daemon",
+            "Managing virtual machines requires authorization",
+            "auth_admin_keep",
+        ),
+    ] {
+        let _ = write!(
+            out,
+            "  <action id=\"{id}\">\n    <description>{desc}</description>\n    \
+             <message>{message}</message>\n    \
+             <defaults>\n      <allow_any>{default}</allow_any>\n      \
+             <allow_inactive>{default}</allow_inactive>\n      \
+             <allow_active>{default}</allow_active>\n    </defaults>\n  </action>\n",
+            id = action.action_id(),
+        );
     }
     out.push_str("</policyconfig>\n");
     out
@@ -552,6 +664,7 @@ mod tests {
                     ("domain_name", "demo".into()),
                     ("domain_uuid", "10000000-0000-4000-8000-000000000001".into()),
                 ],
+                interaction: Interaction::None,
             }]
         );
     }
@@ -583,13 +696,15 @@ mod tests {
         let fake = RecordingAuthority::answering(vec![
             Ok(Answer::NotAuthorized),
             Ok(Answer::Challenge),
+            Ok(Answer::Dismissed),
             Err("bus down".into()),
         ]);
         let driver = PolkitDriver::new(Box::new(fake), "QEMU");
         let target = Target::connect("QEMU");
         let perm: Permission = "connect:getattr".parse().unwrap();
-        assert_eq!(driver.check(&local_client(), &target, perm), Decision::Deny);
-        assert_eq!(driver.check(&local_client(), &target, perm), Decision::Deny);
+        for _ in 0..3 {
+            assert_eq!(driver.check(&local_client(), &target, perm), Decision::Deny);
+        }
         assert_eq!(
             driver.check(&local_client(), &target, perm),
             Decision::Error("bus down".into())
@@ -640,6 +755,52 @@ mod tests {
                 assert!(!description(perm).is_empty(), "{perm}");
             }
         }
+    }
+
+    #[test]
+    fn connection_actions_allow_interaction_and_carry_no_details() {
+        let process = UnixProcess {
+            pid: 7,
+            start_time: 99,
+            uid: 1000,
+        };
+        let query = UnixAction::Monitor.query(process);
+        assert_eq!(query.action_id, "org.libvirt.unix.monitor");
+        assert!(query.details.is_empty());
+        assert_eq!(query.interaction.flags(), 1);
+        assert_eq!(
+            UnixAction::Manage.query(process).action_id,
+            "org.libvirt.unix.manage"
+        );
+        // One authority behind an Arc serves both the driver and connection authentication.
+        let fake = Arc::new(RecordingAuthority::answering(vec![Ok(Answer::Authorized)]));
+        let shared: Arc<dyn Authority> = fake.clone();
+        assert_eq!(
+            shared.check_authorization(&query).unwrap(),
+            Answer::Authorized
+        );
+        assert_eq!(fake.queries.lock().unwrap()[..], [query]);
+    }
+
+    /// The shipped connection policy is what [`unix_policy_file`] generates; regenerate it with
+    /// `MOAT_BLESS=1 cargo test -p acl shipped_unix_policy`.
+    #[test]
+    fn shipped_unix_policy_matches_the_generator() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/polkit/org.libvirt.unix.policy"
+        );
+        let generated = unix_policy_file();
+        if std::env::var_os("MOAT_BLESS").is_some() {
+            std::fs::write(path, &generated).unwrap();
+        }
+        let shipped = std::fs::read_to_string(path).unwrap();
+        assert!(
+            shipped == generated,
+            "{path} is stale: run MOAT_BLESS=1 cargo test -p acl shipped_unix_policy"
+        );
+        assert!(generated.contains("<action id=\"org.libvirt.unix.manage\">"));
+        assert!(generated.contains("<allow_any>auth_admin_keep</allow_any>"));
     }
 
     /// The shipped policy file is what the permission table generates. After changing the table,
