@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
+use acl::polkit::Authority;
 use acl::{
     AccessDenied, AccessDriver, AccessStack, AclAnnotation, NoneDriver, PolkitDriver, Rules,
     RulesDriver, RulesError, Subject, Target,
@@ -82,8 +83,12 @@ pub struct Access {
 }
 
 impl Access {
-    /// The drivers named by `access_drivers`, with the rules file loaded if `rules` is one.
-    pub fn from_config(config: &Config) -> Result<Self, AccessError> {
+    /// The drivers named by `access_drivers`, with the rules file loaded if `rules` is one; the
+    /// `polkit` driver asks `authority` (shared with connection authentication).
+    pub fn from_config(
+        config: &Config,
+        authority: &Arc<dyn Authority>,
+    ) -> Result<Self, AccessError> {
         let mut drivers: Vec<Arc<dyn AccessDriver>> = Vec::new();
         let mut rules = None;
         for name in &config.access_drivers {
@@ -95,9 +100,10 @@ impl Access {
                     rules = Some((Arc::clone(&driver), config.access_rules_file.clone()));
                     drivers.push(driver);
                 }
-                AccessDriverName::Polkit => {
-                    drivers.push(Arc::new(PolkitDriver::system_bus(DRIVER_NAME)))
-                }
+                AccessDriverName::Polkit => drivers.push(Arc::new(PolkitDriver::new(
+                    Box::new(Arc::clone(authority)),
+                    DRIVER_NAME,
+                ))),
             }
         }
         let stack = AccessStack::new(drivers);

@@ -19,6 +19,10 @@ pub const CONFIG_MAX_LEN: u64 = 1024 * 1024;
 pub enum AuthMode {
     /// The socket's permissions are the only check.
     None,
+    /// The client must pass polkit's `org.libvirt.unix.manage` (read-write socket) or
+    /// `org.libvirt.unix.monitor` (read-only socket) with AUTH_POLKIT first; uid 0 is let in
+    /// without asking, as libvirtd does.
+    Polkit,
 }
 
 /// An access control driver name (`access_drivers`).
@@ -299,6 +303,7 @@ impl Config {
         let mut config = Self::default();
         let mut problems = Vec::new();
         let (mut guest_min, mut guest_max) = (None, None);
+        let mut rw_perms_set = false;
         let values: BTreeMap<&str, &toml::Value> =
             table.iter().map(|(k, v)| (k.as_str(), v)).collect();
         for (&key, &value) in &values {
@@ -320,7 +325,10 @@ impl Config {
                     Err(m) => problem(m),
                 },
                 "unix_sock_rw_perms" => match perms(value) {
-                    Ok(mode) => config.unix_sock_rw_perms = mode,
+                    Ok(mode) => {
+                        config.unix_sock_rw_perms = mode;
+                        rw_perms_set = true;
+                    }
                     Err(m) => problem(m),
                 },
                 "auth_unix_ro" => match auth(value) {
@@ -481,6 +489,10 @@ impl Config {
                 _ => problem("unknown option".into()),
             }
         }
+        if config.auth_unix_rw == AuthMode::Polkit && !rw_perms_set {
+            // libvirtd's default: polkit, not the socket's mode, decides who may manage.
+            config.unix_sock_rw_perms = 0o777;
+        }
         let (min, max) = (
             guest_min.unwrap_or(*DEFAULT_GUEST_IDS.start()),
             guest_max.unwrap_or(*DEFAULT_GUEST_IDS.end()),
@@ -525,10 +537,11 @@ fn perms(value: &toml::Value) -> Result<u32, String> {
 fn auth(value: &toml::Value) -> Result<AuthMode, String> {
     match value.as_str() {
         Some("none") => Ok(AuthMode::None),
-        Some(other @ ("polkit" | "sasl")) => Err(format!(
-            "authentication '{other}' is not supported yet; use \"none\" and socket permissions"
-        )),
-        _ => Err("expected \"none\"".into()),
+        Some("polkit") => Ok(AuthMode::Polkit),
+        Some("sasl") => {
+            Err("authentication 'sasl' is not supported yet; use \"none\" or \"polkit\"".into())
+        }
+        _ => Err("expected \"none\" or \"polkit\"".into()),
     }
 }
 
@@ -632,7 +645,7 @@ log_outputs = "3:syslog:libvirtd"
     fn every_problem_is_reported() {
         let text = r#"
 unix_sock_rw_perms = "0999"
-auth_unix_rw = "polkit"
+auth_unix_rw = "sasl"
 access_drivers = ["selinux"]
 max_clients = 0
 keepalive_interval = 0
@@ -723,6 +736,25 @@ tls_priority = "NORMAL"
         );
         assert!(err.contains("option 'tls_port'"), "{err}");
         assert!(err.contains("option 'auth_tls'"), "{err}");
+    }
+
+    #[test]
+    fn polkit_authentication_opens_the_read_write_socket_unless_told_otherwise() {
+        let config = Config::parse("auth_unix_rw = \"polkit\"").unwrap();
+        assert_eq!(config.auth_unix_rw, AuthMode::Polkit);
+        assert_eq!(config.auth_unix_ro, AuthMode::None);
+        assert_eq!(config.unix_sock_rw_perms, 0o777);
+        let config = Config::parse(
+            "auth_unix_rw = \"polkit\"\nauth_unix_ro = \"polkit\"\nunix_sock_rw_perms = \"0770\"",
+        )
+        .unwrap();
+        assert_eq!(config.auth_unix_ro, AuthMode::Polkit);
+        assert_eq!(config.unix_sock_rw_perms, 0o770);
+        let Err(ConfigError::Invalid(problems)) = Config::parse("auth_unix_ro = \"kerberos\"")
+        else {
+            panic!("expected a problem");
+        };
+        assert_eq!(problems[0].message, "expected \"none\" or \"polkit\"");
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! States and checks, in the order each CALL meets them (libvirtd's order):
 //! 1. program and version known, procedure implemented — else "unknown procedure: N";
 //! 2. authenticated, or the procedure is one of the auth ones — else "authentication required"
-//!    (with `auth_unix_* = "none"` a client is authenticated as soon as it connects);
-//! 3. connection-level procedures (auth list, open, close, features, callbacks) are answered here;
+//!    (with `auth_unix_* = "none"` a client is authenticated as soon as it connects; with
+//!    `"polkit"` it must pass AUTH_POLKIT first, see [`crate::auth`]);
+//! 3. connection-level procedures (auth list, polkit, open, close, features, callbacks) are
+//!    answered here;
 //! 4. hypervisor calls need CONNECT_OPEN first — else "hypervisor connection not open";
 //! 5. a read-only connection (read-only socket, or opened with `VIR_CONNECT_RO`) is refused any
 //!    call that needs more than read access (see [`crate::readonly`]);
@@ -35,6 +37,7 @@ use acl::{ObjectType, Subject, Target};
 
 use crate::access::{self, procedure_acl, Access};
 use crate::audit::Outcome;
+use crate::auth::{Authenticator, Offer};
 use crate::dispatch::{self, run as reply, CallContext, Failure, OwnedCall};
 use crate::driver::node::Emulator;
 use crate::driver::{Driver, DriverError, LifecycleEvent};
@@ -54,6 +57,9 @@ const EVENT_ID_LIFECYCLE: i32 = 0;
 const EVENT_ID_LAST: i32 = 27;
 /// Most event callbacks one client may register.
 const MAX_CALLBACKS: usize = 256;
+/// Refused AUTH_POLKIT calls after which a connection's further attempts are refused without
+/// asking polkitd (virsh retries on a new connection, so this never limits it).
+const MAX_AUTH_FAILURES: u32 = 5;
 
 /// Which socket a client came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +79,8 @@ pub struct Shared {
     pub driver: Arc<Driver>,
     /// The access drivers.
     pub access: Arc<Access>,
+    /// Connection-level authentication of each socket.
+    pub auth: Arc<Authenticator>,
     /// The emulator found at start-up.
     pub emulator: Arc<Emulator>,
     /// Most calls one client may have running.
@@ -97,6 +105,7 @@ struct ConnState {
     subject: Subject,
     socket: SocketKind,
     authenticated: bool,
+    auth_failures: u32,
     open: bool,
     read_only: bool,
     keepalive: bool,
@@ -139,9 +148,8 @@ pub async fn serve<R, W>(
         subject: access::subject(&identity),
         identity,
         socket,
-        // Every transport uses auth "none": the socket's permissions, or the client certificate
-        // checked during the TLS handshake, are the authentication.
-        authenticated: true,
+        authenticated: shared.auth.starts_authenticated(socket),
+        auth_failures: 0,
         open: false,
         read_only: socket == SocketKind::ReadOnly,
         keepalive: false,
@@ -309,6 +317,7 @@ fn is_connection_procedure(procedure: RemoteProcedure) -> bool {
     matches!(
         procedure,
         R::AuthList
+            | R::AuthPolkit
             | R::ConnectOpen
             | R::ConnectClose
             | R::ConnectSupportsFeature
@@ -326,7 +335,7 @@ fn works_before_open(procedure: RemoteProcedure) -> bool {
     use RemoteProcedure as R;
     matches!(
         procedure,
-        R::AuthList | R::ConnectOpen | R::ConnectClose | R::ConnectSupportsFeature
+        R::AuthList | R::AuthPolkit | R::ConnectOpen | R::ConnectClose | R::ConnectSupportsFeature
     )
 }
 
@@ -386,8 +395,11 @@ async fn handle_call(
             return send_error(outbox, &call.header, &error).await;
         }
     }
+    if procedure == RemoteProcedure::AuthPolkit {
+        return authenticate_polkit(&call, state, shared, outbox).await;
+    }
     if connection_level {
-        let (result, next) = connection_call(&call, state);
+        let (result, next) = connection_call(&call, state, &shared.auth);
         return match result {
             Ok(reply) => {
                 let _ = outbox.send(reply).await;
@@ -494,6 +506,66 @@ async fn handle_call(
     Next::Continue
 }
 
+/// AUTH_POLKIT: polkitd decides, off the async thread (an agent may take a while to answer);
+/// the decision is audited either way.
+async fn authenticate_polkit(
+    call: &Call,
+    state: &mut ConnState,
+    shared: &Arc<Shared>,
+    outbox: &mpsc::Sender<Message>,
+) -> Next {
+    let action = Authenticator::action(state.socket).action_id();
+    let result = if state.auth_failures >= MAX_AUTH_FAILURES {
+        Err(Failure::remote(errors::auth_refused(
+            "too many failed attempts on this connection",
+        )))
+    } else {
+        let auth = Arc::clone(&shared.auth);
+        let identity = state.identity.clone();
+        let socket = state.socket;
+        match tokio::task::spawn_blocking(move || auth.authenticate_polkit(socket, &identity)).await
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(err)) => Err(Failure::remote(errors::auth_error(&err))),
+            Err(err) => {
+                tracing::error!(?err, "AUTH_POLKIT panicked");
+                Err(Failure::remote(errors::auth_refused("internal error")))
+            }
+        }
+    };
+    let object = json!({"action": action});
+    let audit = shared.driver.audit();
+    match result {
+        Ok(()) => {
+            state.authenticated = true;
+            audit.record(&state.identity, call.procedure.name(), object, Outcome::Ok);
+            tracing::info!(client = %state.identity, action, "polkit authenticated the client");
+            match reply::<p::AuthPolkit>(call, |()| Ok(AuthPolkitRet { complete: 1 })) {
+                Ok(reply) => {
+                    let _ = outbox.send(reply).await;
+                    Next::Continue
+                }
+                Err(failure) => reply_failure(outbox, &call.header, call.procedure, failure).await,
+            }
+        }
+        Err(failure) => {
+            state.auth_failures = state.auth_failures.saturating_add(1);
+            if let Failure::Remote(error) = &failure {
+                let text = error.message.as_deref().unwrap_or("refused");
+                audit.record(
+                    &state.identity,
+                    call.procedure.name(),
+                    object,
+                    Outcome::Error(text),
+                );
+                tracing::info!(client = %state.identity, action, error = text,
+                    "polkit refused the client");
+            }
+            reply_failure(outbox, &call.header, call.procedure, failure).await
+        }
+    }
+}
+
 async fn reply_failure(
     outbox: &mpsc::Sender<Message>,
     header: &Header,
@@ -522,14 +594,28 @@ fn accepts_uri(name: &str) -> bool {
 /// `remote_connect_open_args.flags` bit 0: `VIR_CONNECT_RO`.
 const CONNECT_RO: u32 = 1;
 
-fn connection_call(call: &Call, state: &mut ConnState) -> (Result<Message, Failure>, Next) {
+fn connection_call(
+    call: &Call,
+    state: &mut ConnState,
+    auth: &Authenticator,
+) -> (Result<Message, Failure>, Next) {
     use RemoteProcedure as R;
     let mut next = Next::Continue;
     let result = match call.procedure {
         R::AuthList => reply::<p::AuthList>(call, |()| {
-            Ok(AuthListRet {
-                types: vec![AuthType::None],
-            })
+            let offer = auth.offer(state.socket, &state.identity);
+            let types = match offer {
+                Offer::None => {
+                    if !state.authenticated {
+                        tracing::info!(client = %state.identity,
+                            "polkit authentication bypassed for uid 0");
+                    }
+                    state.authenticated = true;
+                    vec![AuthType::None]
+                }
+                Offer::Polkit => vec![AuthType::Polkit],
+            };
+            Ok(AuthListRet { types })
         }),
         R::ConnectOpen => reply::<p::ConnectOpen>(call, |args| {
             let name = args.name.unwrap_or_default();

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::access::{Access, AccessError};
 use crate::audit::{AuditError, AuditLog};
+use crate::auth::Authenticator;
 use crate::config::{Config, ConfigError};
 use crate::conn::Shared;
 use crate::driver::lifecycle::Lifecycle;
@@ -294,13 +295,23 @@ impl Daemon {
             read_only: listen::bind(&paths.socket_ro(), config.unix_sock_ro_perms, gid)?,
             tls,
         };
-        let access = Arc::new(Access::from_config(&config)?);
+        // One polkit client (it connects on first use) for both connection authentication and
+        // the polkit access driver.
+        let authority: Arc<dyn acl::polkit::Authority> =
+            Arc::new(acl::polkit::SystemBusAuthority::new());
+        let access = Arc::new(Access::from_config(&config, &authority)?);
         if access.enabled() {
             tracing::info!(rules = %config.access_rules_file.display(), "access control on");
+        }
+        let auth = Arc::new(Authenticator::new(&config, Some(authority)));
+        if auth.uses_polkit() {
+            tracing::info!(rw = ?config.auth_unix_rw, ro = ?config.auth_unix_ro,
+                "polkit authentication on");
         }
         let shared = Arc::new(Shared {
             driver,
             access,
+            auth,
             emulator: Arc::new(emulator),
             max_client_requests: config.max_client_requests,
             keepalive_interval: config.keepalive_interval,

@@ -8,6 +8,7 @@ use std::error::Error;
 
 use rpc::types::{error_code, error_domain, RemoteError};
 
+use crate::auth::AuthError;
 use crate::driver::DriverError;
 use crate::registry::RegistryError;
 
@@ -107,6 +108,45 @@ pub fn no_connect(name: &str) -> RemoteError {
     )
 }
 
+/// The error AUTH_POLKIT returns, as libvirt's `virPolkitCheckAuth` reports it: polkit's own
+/// answers come from `VIR_FROM_POLKIT`, with the codes virsh looks at (it retries the open after
+/// `AUTH_FAILED` and starts a text agent after `AUTH_UNAVAILABLE`); failures to ask are
+/// `VIR_ERR_AUTH_FAILED` from the RPC layer.
+pub fn auth_error(err: &AuthError) -> RemoteError {
+    let (code, domain, prefix) = match err {
+        AuthError::Denied { .. } => (
+            error_code::AUTH_FAILED,
+            error_domain::POLKIT,
+            "authentication failed",
+        ),
+        AuthError::NoAgent { .. } => (
+            error_code::AUTH_UNAVAILABLE,
+            error_domain::POLKIT,
+            "authentication unavailable",
+        ),
+        AuthError::Dismissed { .. } => (
+            error_code::AUTH_CANCELLED,
+            error_domain::POLKIT,
+            "authentication cancelled",
+        ),
+        _ => (
+            error_code::AUTH_FAILED,
+            error_domain::RPC,
+            "authentication failed",
+        ),
+    };
+    RemoteError::new(code, domain, format!("{prefix}: {}", chain(err)))
+}
+
+/// AUTH_POLKIT refused for a reason of the daemon's own (no polkit question was answered).
+pub fn auth_refused(reason: &str) -> RemoteError {
+    RemoteError::new(
+        error_code::AUTH_FAILED,
+        error_domain::RPC,
+        format!("authentication failed: {reason}"),
+    )
+}
+
 /// An argument outside what the call accepts.
 pub fn invalid_arg(message: &str) -> RemoteError {
     RemoteError::new(
@@ -152,5 +192,39 @@ mod tests {
         );
         let denied = read_only_denied("virDomainDefineXML");
         assert_eq!(denied.code, error_code::OPERATION_DENIED);
+    }
+
+    #[test]
+    fn polkit_refusals_read_as_libvirts() {
+        let err = auth_error(&AuthError::Denied {
+            action: acl::UnixAction::Manage,
+        });
+        assert_eq!(
+            (err.code, err.domain),
+            (error_code::AUTH_FAILED, error_domain::POLKIT)
+        );
+        assert_eq!(
+            err.message.as_deref(),
+            Some("authentication failed: access denied by policy")
+        );
+        let err = auth_error(&AuthError::NoAgent {
+            action: acl::UnixAction::Monitor,
+        });
+        assert_eq!(err.code, error_code::AUTH_UNAVAILABLE);
+        assert_eq!(
+            err.message.as_deref(),
+            Some("authentication unavailable: no polkit agent available to authenticate action 'org.libvirt.unix.monitor'")
+        );
+        let err = auth_error(&AuthError::Polkit(acl::polkit::PolkitError::Other(
+            "bus down".into(),
+        )));
+        assert_eq!(
+            (err.code, err.domain),
+            (error_code::AUTH_FAILED, error_domain::RPC)
+        );
+        assert_eq!(
+            err.message.as_deref(),
+            Some("authentication failed: cannot ask polkit: bus down")
+        );
     }
 }

@@ -8,7 +8,7 @@
 //! | sockets, modes, group | [`listen`] |
 //! | TLS port: certificates, client checks, DN | [`tls`] |
 //! | accept, peer identity, `max_clients` | [`server`], [`identity`] |
-//! | connection state (auth, open, read-only), keepalive, events | [`conn`], [`readonly`] |
+//! | connection state (auth, open, read-only), keepalive, events | [`conn`], [`auth`], [`readonly`] |
 //! | procedure → handler, args → ret | [`dispatch`] |
 //! | what the call does | [`driver`] (domains, node), [`registry`], [`store`] |
 //! | guest networks: bridges, taps, dnsmasq, firewall | [`network`], [`driver::network`] |
@@ -31,6 +31,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod conn;
 pub mod daemon;

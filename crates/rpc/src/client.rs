@@ -16,7 +16,9 @@ use tokio::net::UnixStream;
 use crate::header::{KeepaliveProcedure, MessageType, Status};
 use crate::message::{Message, MessageError};
 use crate::payloads::ConnectOpenArgs;
-use crate::procedures::{AuthList, ConnectClose, ConnectOpen, Procedure, RemoteProcedure};
+use crate::procedures::{
+    AuthList, AuthPolkit, ConnectClose, ConnectOpen, Procedure, RemoteProcedure,
+};
 use crate::transport::{FrameReader, FrameWriter, TransportError};
 use crate::types::{AuthType, RemoteError};
 
@@ -86,7 +88,7 @@ pub enum ClientError {
         /// The reply's serial.
         got_serial: u32,
     },
-    /// AUTH_LIST offered nothing this client can do (it only does NONE).
+    /// AUTH_LIST offered nothing this client can do (it does NONE and POLKIT).
     #[error("server requires authentication this client lacks: {offered:?}")]
     NoUsableAuth {
         /// What the server offered.
@@ -133,14 +135,20 @@ impl Client {
     }
 
     /// Connects and opens `name` (e.g. `qemu:///system`) as virsh does
-    /// without an event loop: AUTH_LIST (NONE required; "not supported" is
-    /// taken as no authentication), then CONNECT_OPEN with `flags` (1 =
-    /// read-only).
+    /// without an event loop: AUTH_LIST ("not supported" is taken as no
+    /// authentication; the first type offered is used, as libvirt's client
+    /// does: NONE, or POLKIT with an AUTH_POLKIT call), then CONNECT_OPEN
+    /// with `flags` (1 = read-only).
     pub async fn open(path: impl AsRef<Path>, name: &str, flags: u32) -> Result<Self, ClientError> {
         let mut client = Self::connect(path).await?;
         match client.call::<AuthList>(&()).await {
-            Ok(ret) if ret.types.is_empty() || ret.types.contains(&AuthType::None) => {}
-            Ok(ret) => return Err(ClientError::NoUsableAuth { offered: ret.types }),
+            Ok(ret) => match ret.types.first() {
+                None | Some(AuthType::None) => {}
+                Some(AuthType::Polkit) => {
+                    client.call::<AuthPolkit>(&()).await?;
+                }
+                Some(_) => return Err(ClientError::NoUsableAuth { offered: ret.types }),
+            },
             Err(err) if err.remote_error().is_some_and(RemoteError::is_no_support) => {}
             Err(err) => return Err(err),
         }

@@ -257,6 +257,8 @@ pub mod error_code {
     pub const OPERATION_INVALID: i32 = 55;
     /// `VIR_ERR_CONFIG_UNSUPPORTED`.
     pub const CONFIG_UNSUPPORTED: i32 = 67;
+    /// `VIR_ERR_AUTH_CANCELLED`.
+    pub const AUTH_CANCELLED: i32 = 79;
     /// `VIR_ERR_OPERATION_UNSUPPORTED`.
     pub const OPERATION_UNSUPPORTED: i32 = 84;
     /// `VIR_ERR_AUTH_UNAVAILABLE`.
