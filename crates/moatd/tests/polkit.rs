@@ -7,6 +7,10 @@
 //! `/etc/polkit-1/rules.d`, so the host's polkit configuration is never touched. moatd finds the
 //! bus through `DBUS_SYSTEM_BUS_ADDRESS`. polkitd approves uid 0 before any rule, so the test
 //! itself (root) defines the guests.
+//!
+//! The same bus serves connection-level authentication (`auth_unix_rw`/`auth_unix_ro =
+//! "polkit"`): the rules let two users through `org.libvirt.unix.manage` and `.monitor` and
+//! refuse the third; root passes AUTH_LIST without asking, as with libvirtd.
 #![allow(clippy::tests_outside_test_module, clippy::unwrap_used)] // a test crate: panics are failures
 
 mod common;
@@ -20,10 +24,18 @@ use common::{domain_xml, ensure_user, fails, ok, sorted_names, virsh, virsh_as, 
 
 const VIEWER: &str = "moat-p-demo";
 const STRANGER: &str = "moat-p-nobody";
+/// Passes connection-level authentication but has no `org.libvirt.api` rule.
+const CONNECTOR: &str = "moat-p-conn";
 
 /// libvirt's "restrict to a single domain" example, for the QEMU driver: the viewer may open
 /// the connection, list guests and see `demo`; everything else in `org.libvirt.api` is refused.
+/// Before it, connection-level authentication: the viewer and the connector may manage and
+/// monitor, anyone else is refused.
 const POLKIT_RULES: &str = r#"polkit.addRule(function(action, subject) {
+    if (action.id == "org.libvirt.unix.manage" || action.id == "org.libvirt.unix.monitor") {
+        return (subject.user == "moat-p-demo" || subject.user == "moat-p-conn") ?
+            polkit.Result.YES : polkit.Result.NO;
+    }
     if (action.id.indexOf("org.libvirt.api.") != 0) {
         return polkit.Result.NOT_HANDLED;
     }
@@ -102,10 +114,13 @@ impl PrivateBus {
             std::fs::create_dir(dir).unwrap();
             chmod(dir, 0o755);
         }
-        let policy = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../examples/polkit/org.libvirt.api.policy");
-        std::fs::copy(&policy, actions.join("org.libvirt.api.policy")).unwrap();
-        chmod(&actions.join("org.libvirt.api.policy"), 0o644);
+        for policy in ["org.libvirt.api.policy", "org.libvirt.unix.policy"] {
+            let shipped = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../examples/polkit")
+                .join(policy);
+            std::fs::copy(&shipped, actions.join(policy)).unwrap();
+            chmod(&actions.join(policy), 0o644);
+        }
         chmod(
             &write_file(&rules, "10-moat-test.rules", POLKIT_RULES),
             0o644,
@@ -256,10 +271,19 @@ impl Moatd {
     }
 
     fn uri(&self) -> String {
-        format!(
-            "qemu+unix:///system?socket={}",
-            self.dir.path().join("run/moat-sock").display()
-        )
+        format!("qemu+unix:///system?socket={}", self.socket().display())
+    }
+
+    fn socket(&self) -> std::path::PathBuf {
+        self.dir.path().join("run/moat-sock")
+    }
+
+    fn socket_ro(&self) -> std::path::PathBuf {
+        self.dir.path().join("run/moat-sock-ro")
+    }
+
+    fn uri_ro_socket(&self) -> String {
+        format!("qemu+unix:///system?socket={}", self.socket_ro().display())
     }
 
     fn audit(&self) -> String {
@@ -276,7 +300,7 @@ impl Drop for Moatd {
 
 /// Creates the test users (serialized in `common`).
 fn ensure_users() {
-    for name in [VIEWER, STRANGER] {
+    for name in [VIEWER, STRANGER, CONNECTOR] {
         ensure_user(name, None);
     }
 }
@@ -429,4 +453,279 @@ fn polkit_failures_deny_and_the_driver_reconnects_to_a_new_bus() {
         ))),
         ["demo"]
     );
+}
+
+/// A client that speaks raw frames as `user`: it prints one JSON line per call with the reply's
+/// status, and for errors the code, domain and message. `CALLS` is a list of procedure numbers
+/// whose args are void, except CONNECT_OPEN (1), sent as `qemu:///system` with flags 0, and
+/// CONNECT_LIST_ALL_DOMAINS (273), sent as need_results 1, flags 0.
+const RAW_CLIENT: &str = r#"
+import json, os, socket, struct, sys
+
+def xdr_string(text):
+    data = text.encode()
+    return struct.pack(">I", len(data)) + data + b"\0" * (-len(data) % 4)
+
+ARGS = {
+    1: struct.pack(">I", 1) + xdr_string("qemu:///system") + struct.pack(">I", 0),
+    273: struct.pack(">iI", 1, 0),
+}
+
+def recv_exact(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise EOFError("connection closed")
+        data += chunk
+    return data
+
+sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+sock.connect(os.environ["SOCKET"])
+for serial, proc in enumerate(json.loads(os.environ["CALLS"])):
+    payload = ARGS.get(proc, b"")
+    header = struct.pack(">IIiIII", 0x20008086, 1, proc, 0, serial, 0)
+    sock.sendall(struct.pack(">I", 4 + len(header) + len(payload)) + header + payload)
+    while True:
+        (length,) = struct.unpack(">I", recv_exact(sock, 4))
+        body = recv_exact(sock, length - 4)
+        prog, vers, rproc, rtype, rserial, status = struct.unpack(">IIiIII", body[:24])
+        if prog == 0x6b656570:
+            continue  # keepalive
+        break
+    rest = body[24:]
+    result = {"proc": proc, "serial": rserial, "status": status}
+    if status == 1:
+        code, domain, present = struct.unpack(">iiI", rest[:12])
+        result["code"], result["domain"] = code, domain
+        if present:
+            (n,) = struct.unpack(">I", rest[12:16])
+            result["message"] = rest[16:16 + n].decode()
+    elif proc in (66, 70):
+        count_or_value = struct.unpack(">I", rest[:4])[0]
+        if proc == 66:
+            result["types"] = list(struct.unpack(">%dI" % count_or_value, rest[4:4 + 4 * count_or_value]))
+        else:
+            result["complete"] = count_or_value
+    print(json.dumps(result), flush=True)
+"#;
+
+/// Runs [`RAW_CLIENT`] as `user` against `socket`, making `calls`; one JSON value per call.
+fn raw_calls_as(user: &str, socket: &Path, calls: &[i32]) -> Vec<serde_json::Value> {
+    let out = Command::new("setpriv")
+        .args(["--reuid", user, "--regid", user, "--init-groups"])
+        .args(["/usr/bin/python3", "-c", RAW_CLIENT])
+        .env("SOCKET", socket)
+        .env("CALLS", serde_json::to_string(calls).unwrap())
+        .output()
+        .unwrap();
+    let text = ok(out);
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+const AUTH_LIST: i32 = 66;
+const AUTH_POLKIT: i32 = 70;
+const CONNECT_OPEN: i32 = 1;
+const LIST_ALL_DOMAINS: i32 = 273;
+const GET_HOSTNAME: i32 = 59;
+/// `REMOTE_AUTH_POLKIT`.
+const REMOTE_AUTH_POLKIT: u64 = 2;
+
+fn audit_lines(daemon: &Moatd, procedure: &str) -> Vec<serde_json::Value> {
+    daemon
+        .audit()
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|v| v["procedure"] == procedure)
+        .collect()
+}
+
+#[test]
+fn polkit_authentication_admits_the_user_its_rule_names_and_refuses_others() {
+    ensure_users();
+    let bus = PrivateBus::start();
+    let daemon = Moatd::start(&bus, "auth_unix_rw = \"polkit\"\n");
+    // As in libvirtd, polkit rather than the socket's mode decides: the socket is open to all.
+    let mode = std::fs::metadata(daemon.socket())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o777);
+
+    let list = ok(virsh_as(
+        &daemon.uri(),
+        VIEWER,
+        &["list", "--all", "--name"],
+    ));
+    assert_eq!(sorted_names(&list), ["demo", "other", "third"]);
+
+    let err = fails(virsh_as(
+        &daemon.uri(),
+        STRANGER,
+        &["list", "--all", "--name"],
+    ));
+    assert!(
+        err.contains("authentication failed: access denied by policy"),
+        "{err}"
+    );
+
+    let audit = audit_lines(&daemon, "REMOTE_PROC_AUTH_POLKIT");
+    let by = |user: &str| {
+        audit
+            .iter()
+            .filter(|v| v["client"]["user"] == user)
+            .collect::<Vec<_>>()
+    };
+    assert!(by(VIEWER).iter().all(|v| v["result"] == "ok"), "{audit:?}");
+    assert!(!by(VIEWER).is_empty());
+    let refused = by(STRANGER);
+    assert!(!refused.is_empty());
+    for line in refused {
+        assert_eq!(line["result"], "error");
+        assert_eq!(line["object"]["action"], "org.libvirt.unix.manage");
+    }
+}
+
+#[test]
+fn polkit_authentication_on_the_read_only_socket_asks_for_monitor() {
+    ensure_users();
+    let bus = PrivateBus::start();
+    let daemon = Moatd::start(&bus, "auth_unix_ro = \"polkit\"\n");
+    let list = ok(virsh_as(
+        &daemon.uri_ro_socket(),
+        VIEWER,
+        &["list", "--all", "--name"],
+    ));
+    assert_eq!(sorted_names(&list), ["demo", "other", "third"]);
+    // Authenticated on the read-only socket is still read-only.
+    let err = fails(virsh_as(
+        &daemon.uri_ro_socket(),
+        VIEWER,
+        &["start", "demo"],
+    ));
+    assert!(err.contains("read only access prevents"), "{err}");
+
+    let err = fails(virsh_as(
+        &daemon.uri_ro_socket(),
+        STRANGER,
+        &["list", "--all"],
+    ));
+    assert!(
+        err.contains("authentication failed: access denied by policy"),
+        "{err}"
+    );
+    let audit = audit_lines(&daemon, "REMOTE_PROC_AUTH_POLKIT");
+    assert!(!audit.is_empty());
+    assert!(audit
+        .iter()
+        .all(|v| v["object"]["action"] == "org.libvirt.unix.monitor"));
+    // The read-write socket keeps auth "none" and its 0700 mode.
+    let mode = std::fs::metadata(daemon.socket())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+}
+
+#[test]
+fn a_client_that_skips_or_fails_polkit_authentication_is_refused_everything_else() {
+    ensure_users();
+    let bus = PrivateBus::start();
+    let daemon = Moatd::start(&bus, "auth_unix_rw = \"polkit\"\n");
+    let socket = daemon.socket();
+
+    // Skipping AUTH_POLKIT: every call but the auth ones is refused, the connection stays.
+    let replies = raw_calls_as(
+        VIEWER,
+        &socket,
+        &[
+            CONNECT_OPEN,
+            LIST_ALL_DOMAINS,
+            GET_HOSTNAME,
+            AUTH_LIST,
+            CONNECT_OPEN,
+        ],
+    );
+    assert_eq!(replies.len(), 5);
+    for reply in [&replies[0], &replies[1], &replies[2], &replies[4]] {
+        assert_eq!(reply["status"], 1, "{reply}");
+        assert_eq!(reply["message"], "authentication required", "{reply}");
+    }
+    assert_eq!(replies[3]["types"], serde_json::json!([REMOTE_AUTH_POLKIT]));
+
+    // Refused by polkit: the same, before and after, and a retry is refused again.
+    let replies = raw_calls_as(
+        STRANGER,
+        &socket,
+        &[
+            AUTH_LIST,
+            AUTH_POLKIT,
+            CONNECT_OPEN,
+            LIST_ALL_DOMAINS,
+            AUTH_POLKIT,
+            GET_HOSTNAME,
+        ],
+    );
+    assert_eq!(replies.len(), 6);
+    for i in [1, 4] {
+        assert_eq!(replies[i]["code"], 45, "{}", replies[i]); // VIR_ERR_AUTH_FAILED
+        assert_eq!(replies[i]["domain"], 60, "{}", replies[i]); // VIR_FROM_POLKIT
+        assert_eq!(
+            replies[i]["message"],
+            "authentication failed: access denied by policy"
+        );
+    }
+    for i in [2, 3, 5] {
+        assert_eq!(
+            replies[i]["message"], "authentication required",
+            "{}",
+            replies[i]
+        );
+    }
+
+    // Authorized: AUTH_POLKIT completes and the connection works.
+    let replies = raw_calls_as(
+        VIEWER,
+        &socket,
+        &[AUTH_LIST, AUTH_POLKIT, CONNECT_OPEN, LIST_ALL_DOMAINS],
+    );
+    assert_eq!(replies[1]["complete"], 1, "{}", replies[1]);
+    assert_eq!(replies[2]["status"], 0, "{}", replies[2]);
+    assert_eq!(replies[3]["status"], 0, "{}", replies[3]);
+
+    // The daemon is intact and root still gets in without polkit.
+    let list = ok(virsh(&daemon.uri(), false, &["list", "--all", "--name"]));
+    assert_eq!(sorted_names(&list), ["demo", "other", "third"]);
+}
+
+#[test]
+fn polkit_authentication_and_the_polkit_access_driver_are_both_enforced() {
+    ensure_users();
+    let bus = PrivateBus::start();
+    let daemon = Moatd::start(
+        &bus,
+        "auth_unix_rw = \"polkit\"\naccess_drivers = [\"polkit\"]\n",
+    );
+    // Through both: the viewer authenticates and sees only demo.
+    let list = ok(virsh_as(
+        &daemon.uri(),
+        VIEWER,
+        &["list", "--all", "--name"],
+    ));
+    assert_eq!(sorted_names(&list), ["demo"]);
+    // Authenticated, but no API rule: the access driver refuses.
+    let err = fails(virsh_as(&daemon.uri(), CONNECTOR, &["list", "--all"]));
+    assert!(
+        err.contains("access denied") && !err.contains("authentication failed"),
+        "{err}"
+    );
+    // Not even authenticated: refused at connect, before any API check.
+    let err = fails(virsh_as(&daemon.uri(), STRANGER, &["list", "--all"]));
+    assert!(
+        err.contains("authentication failed: access denied by policy"),
+        "{err}"
+    );
+    assert!(daemon.audit().contains("'polkit' denied access"));
 }
