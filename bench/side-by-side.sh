@@ -16,6 +16,15 @@
 #   of a real QEMU guest (TCG, SeaBIOS only, same XML and QEMU binary on both), undefined between.
 # Figures also taken: idle VmRSS, Pss and private memory of each daemon (/proc/PID/smaps_rollup).
 #
+# With --acl the run measures access control instead (issue 7), and only that: 1,000 guests are
+# defined in both (web-0000..web-0499, db-0000..db-0499); moatd runs its rules driver with
+# bench/acl/moat-rules.toml, libvirtd its polkit driver with the equivalent JavaScript rules
+# bench/acl/libvirt-acl.rules, asked through a private dbus-daemon and polkitd started here (the
+# host's polkit configuration and system bus are not used or touched). The client runs as nobody,
+# which may see the web-* guests only:
+# - acl_lookup_info: the lookupByName + info() loop on web-0000;
+# - acl_list_all: a listAllDomains(0) loop, each call filtered guest by guest (500 of 1,000 seen).
+#
 # The numbers are never asserted; bench/clients/summarize.py compares them with DESIGN.md's targets.
 set -euo pipefail
 
@@ -23,7 +32,7 @@ usage() {
     cat <<'USAGE'
 usage: bench/side-by-side.sh [--reps N] [--seconds S] [--warmup S] [--root-only] [--out DIR]
                              [--lifecycle-reps N] [--no-lifecycle] [--rev REV | --no-build]
-                             [--note TEXT]
+                             [--note TEXT] [--acl [--acl-guests N]]
   --reps N      repetitions per daemon and case (default 5)
   --seconds S   length of one repetition (default 3)
   --warmup S    loop time before each measured repetition (default 1)
@@ -35,6 +44,9 @@ usage: bench/side-by-side.sh [--reps N] [--seconds S] [--warmup S] [--root-only]
                 bench/target) instead of the working tree; use it for runs you record
   --no-build    use target/release/moatd as it is
   --note TEXT   a paragraph for the run README (what else ran on the machine, say)
+  --acl         measure access control only: moatd's rules driver against libvirtd's polkit
+                driver (private dbus-daemon and polkitd), client as nobody, over many guests
+  --acl-guests N  guests defined in each daemon for --acl (default 1000; half are visible)
 USAGE
 }
 
@@ -48,6 +60,8 @@ OUT=""
 BUILD=1
 REV=""
 NOTE=""
+ACL=0
+ACL_GUESTS=1000
 COMMAND_LINE=bench/side-by-side.sh
 for arg in "$@"; do
     case "$arg" in
@@ -67,6 +81,8 @@ while [ $# -gt 0 ]; do
     --rev) REV=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --note) NOTE=$2; shift 2 ;;
+    --acl) ACL=1; shift ;;
+    --acl-guests) ACL_GUESTS=$2; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
     esac
@@ -87,6 +103,12 @@ QEMU_BIN=/usr/bin/qemu-system-x86_64 # named in the guest XML, so both daemons r
 CASES=(lookup_info_root)
 [ "$ROOT_ONLY" -eq 1 ] || CASES+=(lookup_info_nobody)
 [ "$LIFECYCLE" -eq 0 ] || CASES+=(lifecycle)
+if [ "$ACL" -eq 1 ]; then
+    CASES=(acl_lookup_info acl_list_all)
+    LIFECYCLE=0
+    ACL_VISIBLE=$((ACL_GUESTS / 2)) # the web-* half
+    GUEST=web-0000
+fi
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -98,6 +120,8 @@ MOATD_PID=""
 LIBVIRTD_PID=""
 REAPER_PID=""
 VIRTLOGD_PID=""
+DBUS_PID=""
+POLKITD_PID=""
 CREATED_RUN_LIBVIRT=0
 
 # Sends SIGTERM to pid $1 if it still runs the program named $2, then waits up to 10 s for it
@@ -149,6 +173,8 @@ cleanup() {
     stop_pid "$LIBVIRTD_PID" libvirtd
     stop_pid "$REAPER_PID" python3 # exits by itself once libvirtd has
     stop_pid "$VIRTLOGD_PID" virtlogd
+    stop_pid "$POLKITD_PID" polkitd
+    stop_pid "$DBUS_PID" dbus-daemon
     if [ "$CREATED_RUN_LIBVIRT" -eq 1 ]; then
         rmdir /run/libvirt 2>/dev/null
     fi
@@ -178,6 +204,7 @@ trap 'exit 143' TERM
 log "checking packages"
 ensure_packages "${BUILD_PACKAGES[@]}" libvirt-daemon-system libvirt-clients python3-libvirt \
     qemu-system-x86 util-linux procps
+[ "$ACL" -eq 0 ] || ensure_packages dbus-daemon dbus-bin polkitd
 ensure_rust
 
 # ---------------------------------------------------------------------------------------------
@@ -249,6 +276,10 @@ LV_URI="qemu+unix:///system?socket=$WORK/libvirtd-sock/libvirt-sock"
 LV_SOCK=$WORK/libvirtd-sock/libvirt-sock
 MOAT_URI="qemu+unix:///system?socket=$WORK/moatd-run/moat-sock"
 MOAT_SOCK=$WORK/moatd-run/moat-sock
+# The ACL client is nobody: with --acl both rw sockets are open to all and access control decides.
+RW_PERMS=0700
+[ "$ACL" -eq 0 ] || RW_PERMS=0777
+BUS_ADDRESS=unix:path=$WORK/dbus/system_bus_socket
 
 prepare_libvirtd() {
     cp -a /etc/libvirt "$WORK/etc-libvirt"
@@ -272,13 +303,16 @@ prepare_libvirtd() {
 unix_sock_dir = "$WORK/libvirtd-sock"
 unix_sock_group = "root"
 unix_sock_ro_perms = "0777"
-unix_sock_rw_perms = "0700"
+unix_sock_rw_perms = "$RW_PERMS"
 auth_unix_ro = "none"
 auth_unix_rw = "none"
 listen_tls = 0
 listen_tcp = 0
 log_outputs = "3:file:$WORK/log/libvirtd.log"
 CONF
+    if [ "$ACL" -eq 1 ]; then
+        echo 'access_drivers = [ "polkit" ]' >>"$WORK/libvirtd.conf"
+    fi
     cp "$WORK/libvirtd.conf" "$WORK/etc-libvirt/libvirtd.conf"
     # The QEMU driver as shipped (QEMU runs as libvirt-qemu, DAC labelling on), except that no
     # MAC security driver is used: moatd at this stage confines nothing either, and AppArmor
@@ -323,7 +357,10 @@ start_libvirtd() {
     prepare_libvirtd
     # libvirtd runs under clients/reaper.py, a child subreaper: its QEMU (double-forked) is
     # reaped at once instead of by this machine's slow PID 1, as for DESIGN.md's anchor.
-    unshare --mount --net --propagation private -- bash -c "$NS_SCRIPT" libvirtd-ns "$WORK" &
+    local bus=()
+    # --acl: libvirtd's polkit driver reaches the private polkitd (GLib honours this variable).
+    [ "$ACL" -eq 0 ] || bus=(env "DBUS_SYSTEM_BUS_ADDRESS=$BUS_ADDRESS")
+    "${bus[@]}" unshare --mount --net --propagation private -- bash -c "$NS_SCRIPT" libvirtd-ns "$WORK" &
     REAPER_PID=$!
     wait_ready "$LV_URI" "$REAPER_PID" libvirtd
     LIBVIRTD_PID=$(cat "$WORK/libvirtd.pid")
@@ -339,15 +376,63 @@ start_libvirtd() {
     fi
 }
 
+# --acl: a dbus-daemon on the stock system policy listening in $WORK/dbus (no service activation,
+# no pidfile, no fork), and polkitd on it, in its own mount namespace where the policy files
+# (examples/polkit, identical in action ids to libvirt's) and bench/acl/libvirt-acl.rules are
+# bind-mounted over /usr/share/polkit-1/actions and /etc/polkit-1/rules.d. The host's system bus,
+# polkitd and polkit configuration are neither used nor touched. Same recipe as
+# crates/moatd/tests/polkit.rs.
+start_polkit() {
+    log "starting a private system bus (dbus-daemon) and polkitd for libvirtd's polkit driver"
+    mkdir -p "$WORK/dbus" "$WORK/polkit/actions" "$WORK/polkit/rules.d"
+    chmod 0755 "$WORK/dbus" "$WORK/polkit" "$WORK/polkit/actions" "$WORK/polkit/rules.d"
+    sed -e "s|<listen>unix:path=/run/dbus/system_bus_socket</listen>|<listen>$BUS_ADDRESS</listen>|" \
+        -e 's|<fork/>||' -e 's|<standard_system_servicedirs/>||' \
+        -e '/<servicehelper>/d' -e '/<pidfile>/d' \
+        -e 's|<includedir>system.d</includedir>|<includedir>/usr/share/dbus-1/system.d</includedir>|' \
+        /usr/share/dbus-1/system.conf >"$WORK/dbus/system.conf"
+    grep -q "$BUS_ADDRESS" "$WORK/dbus/system.conf" || {
+        echo "side-by-side.sh: /usr/share/dbus-1/system.conf changed; cannot make a private bus" >&2
+        return 1; }
+    dbus-daemon --config-file="$WORK/dbus/system.conf" --nofork --nopidfile \
+        >"$WORK/log/dbus-daemon.out" 2>&1 &
+    DBUS_PID=$!
+    for _ in $(seq 100); do [ -S "$WORK/dbus/system_bus_socket" ] && break; sleep 0.1; done
+    install -m 0644 examples/polkit/org.libvirt.api.policy examples/polkit/org.libvirt.unix.policy \
+        "$WORK/polkit/actions/"
+    install -m 0644 bench/acl/libvirt-acl.rules "$WORK/polkit/rules.d/50-moat-bench.rules"
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    DBUS_SYSTEM_BUS_ADDRESS=$BUS_ADDRESS unshare --mount --propagation private -- sh -ec '
+        mount --bind "$1" /usr/share/polkit-1/actions
+        mount --bind "$2" /etc/polkit-1/rules.d
+        exec /usr/lib/polkit-1/polkitd --no-debug' polkitd-ns \
+        "$WORK/polkit/actions" "$WORK/polkit/rules.d" >"$WORK/log/polkitd.out" 2>&1 &
+    POLKITD_PID=$!
+    for _ in $(seq 200); do
+        DBUS_SYSTEM_BUS_ADDRESS=$BUS_ADDRESS dbus-send --system --print-reply \
+            --dest=org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus.NameHasOwner \
+            string:org.freedesktop.PolicyKit1 2>/dev/null | grep -q 'boolean true' && return 0
+        kill -0 "$POLKITD_PID" 2>/dev/null || { echo "side-by-side.sh: polkitd exited" >&2; return 1; }
+        sleep 0.1
+    done
+    echo "side-by-side.sh: polkitd did not appear on the private bus within 20 s" >&2
+    return 1
+}
+
 start_moatd() {
     log "starting moatd"
     cat >"$WORK/moatd.toml" <<CONF
 # Written by bench/side-by-side.sh: the same socket modes and auth as the private libvirtd.
 unix_sock_ro_perms = "0777"
-unix_sock_rw_perms = "0700"
+unix_sock_rw_perms = "$RW_PERMS"
 auth_unix_ro = "none"
 auth_unix_rw = "none"
 CONF
+    if [ "$ACL" -eq 1 ]; then
+        install -m 0644 bench/acl/moat-rules.toml "$WORK/moat-rules.toml"
+        printf 'access_drivers = ["rules"]\naccess_rules_file = "%s"\n' "$WORK/moat-rules.toml" \
+            >>"$WORK/moatd.toml"
+    fi
     MOAT_LOG=warn "$MOATD_BIN" --run-dir "$WORK/moatd-run" --state-dir "$WORK/moatd-state" \
         --config "$WORK/moatd.toml" >"$WORK/log/moatd.out" 2>&1 &
     MOATD_PID=$!
@@ -360,6 +445,15 @@ CONF
 DAEMONS=(moatd libvirtd)
 uri_of() { case "$1" in moatd) echo "$MOAT_URI" ;; libvirtd) echo "$LV_URI" ;; esac; }
 pid_of() { case "$1" in moatd) echo "$MOATD_PID" ;; libvirtd) echo "$LIBVIRTD_PID" ;; esac; }
+# The processes whose CPU time counts for daemon $1: with --acl, libvirtd's includes the polkitd
+# and dbus-daemon that answer its checks (moatd decides in-process).
+cpu_pids_of() {
+    if [ "$ACL" -eq 1 ] && [ "$1" = libvirtd ]; then
+        echo "$LIBVIRTD_PID,$POLKITD_PID,$DBUS_PID"
+    else
+        pid_of "$1"
+    fi
+}
 sock_of() { case "$1" in moatd) echo "$MOAT_SOCK" ;; libvirtd) echo "$LV_SOCK" ;; esac; }
 
 RAW=$WORK/raw.csv
@@ -383,7 +477,14 @@ measure_memory() {
     memory_row moatd "$MOATD_PID" "$when"
     memory_row libvirtd "$LIBVIRTD_PID" "$when"
     memory_row virtlogd "$VIRTLOGD_PID" "$when"
+    if [ "$ACL" -eq 1 ]; then
+        memory_row polkitd "$POLKITD_PID" "$when"
+        memory_row dbus-daemon "$DBUS_PID" "$when"
+    fi
 }
+
+# Options the ACL cases add to the client's command line.
+CLIENT_OPTS=()
 
 # Runs the client once against daemon $1 for case $2, repetition $3; extra arguments go in front
 # of the interpreter (e.g. setpriv). Appends its CSV row to raw.csv.
@@ -391,9 +492,10 @@ run_client() {
     local daemon=$1 case=$2 rep=$3
     shift 3
     "$@" "$PYTHON" "$WORK/clients/lookup_info.py" --uri "$(uri_of "$daemon")" --name "$GUEST" \
-        --label "$daemon" --case "$case" --daemon-pid "$(pid_of "$daemon")" \
-        --warmup "$WARMUP" --seconds "$SECONDS_PER_REP" --reps 1 --first-rep "$rep" >>"$RAW"
-    tail -n 1 "$RAW" | awk -F, '{printf "    %-8s rep %s: %8.0f it/s, daemon CPU %s s\n", $1, $7, $5, $6}' >&2
+        --label "$daemon" --case "$case" --daemon-pid "$(cpu_pids_of "$daemon")" \
+        --warmup "$WARMUP" --seconds "$SECONDS_PER_REP" --reps 1 --first-rep "$rep" \
+        "${CLIENT_OPTS[@]}" >>"$RAW"
+    tail -n 1 "$RAW" | awk -F, '{printf "    %-8s rep %s: %8.1f it/s, daemon CPU %s s\n", $1, $7, $5, $6}' >&2
 }
 
 # Repetitions alternate between the daemons, and the order flips every repetition, so that load
@@ -421,6 +523,20 @@ case_lookup_info_nobody() {
     for daemon in "${DAEMONS[@]}"; do chmod 0700 "$(sock_of "$daemon")"; done
 }
 
+AS_NOBODY=(setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME=/nonexistent)
+
+case_acl_lookup_info() {
+    CLIENT_OPTS=(--op lookup_info)
+    interleaved acl_lookup_info "${AS_NOBODY[@]}"
+}
+
+case_acl_list_all() {
+    # One call takes libvirtd a polkit round trip per guest: read the clock after every call.
+    CLIENT_OPTS=(--op list_all --expect "$ACL_VISIBLE" --batch 1)
+    interleaved acl_list_all "${AS_NOBODY[@]}"
+    CLIENT_OPTS=()
+}
+
 # define → running and destroy of a real guest: one client process per daemon and repetition
 # (one define/create/destroy/undefine cycle each), alternating between the daemons with the order
 # flipped every repetition, like the loops.
@@ -444,12 +560,21 @@ case_lifecycle() {
 STARTED_AT=$(date +%s) # the build is not counted
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 start_moatd
+[ "$ACL" -eq 0 ] || start_polkit
 start_libvirtd
 
-log "defining guest $GUEST in both"
-for daemon in "${DAEMONS[@]}"; do
-    virsh -q -c "$(uri_of "$daemon")" define "$WORK/guest.xml" >/dev/null
-done
+if [ "$ACL" -eq 1 ]; then
+    for daemon in "${DAEMONS[@]}"; do
+        log "defining $ACL_GUESTS guests in $daemon (as root)"
+        "$PYTHON" "$WORK/clients/define_many.py" --uri "$(uri_of "$daemon")" \
+            --count "$ACL_GUESTS" --prefix web- --prefix db- 2>&1 | sed 's/^/    /' >&2
+    done
+else
+    log "defining guest $GUEST in both"
+    for daemon in "${DAEMONS[@]}"; do
+        virsh -q -c "$(uri_of "$daemon")" define "$WORK/guest.xml" >/dev/null
+    done
+fi
 
 sleep 1 # let start-up work (libvirtd's capability probing threads) settle before the idle sample
 measure_memory idle
@@ -465,9 +590,11 @@ done
 measure_memory after_cases
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
-for daemon in "${DAEMONS[@]}"; do
-    virsh -q -c "$(uri_of "$daemon")" undefine "$GUEST" >/dev/null
-done
+if [ "$ACL" -eq 0 ]; then
+    for daemon in "${DAEMONS[@]}"; do
+        virsh -q -c "$(uri_of "$daemon")" undefine "$GUEST" >/dev/null
+    done
+fi # the --acl guests go with the daemons' temporary state
 
 # ---------------------------------------------------------------------------------------------
 # The run folder.
@@ -517,6 +644,35 @@ ELAPSED=$(($(date +%s) - STARTED_AT))
     echo "- Client: bench/clients/lookup_info.py under $PYTHON, one process per repetition: connect,"
     echo "  warm up, then count \`lookupByName\` + \`info()\` iterations for the repetition's length."
     echo "  Daemon CPU is utime+stime from /proc/PID/stat over the repetition (10 ms ticks)."
+    if [ "$ACL" -eq 1 ]; then
+        echo
+        echo "## Access control (--acl)"
+        echo
+        echo "This run replaces the paragraphs above where they differ:"
+        echo
+        echo "- Both daemons held $ACL_GUESTS guests (web-0000..web-$(printf %04d $((ACL_VISIBLE - 1))),"
+        echo "  db-0000..db-$(printf %04d $((ACL_GUESTS - ACL_VISIBLE - 1))); same XML as above, never"
+        echo "  started), defined by root with bench/clients/define_many.py; no \`$GUEST\` other than these."
+        echo "  Both rw sockets were 0777 (auth \"none\"): access control alone decided."
+        echo "- moatd: \`access_drivers = [\"rules\"]\` with bench/acl/moat-rules.toml (root: admin on all;"
+        echo "  nobody: connect:getattr/read/search_domains and domain:getattr/read on \`web-*\`)."
+        echo "- libvirtd: \`access_drivers = [ \"polkit\" ]\` with the JavaScript rules"
+        echo "  bench/acl/libvirt-acl.rules (the same grants; root needs no rule: polkitd authorizes uid 0)."
+        echo "  Its checks went to a private dbus-daemon (the stock system.conf, listening in the temporary"
+        echo "  folder, no service activation) and polkitd $(dpkg-query -W -f='${Version}' polkitd) on it,"
+        echo "  in a mount namespace with examples/polkit/*.policy and those rules bind-mounted over"
+        echo "  /usr/share/polkit-1/actions and /etc/polkit-1/rules.d; libvirtd found the bus through"
+        echo "  \`DBUS_SYSTEM_BUS_ADDRESS\`. The host's system bus and polkit configuration were not used."
+        echo "  dbus-daemon $(dpkg-query -W -f='${Version}' dbus-daemon)."
+        echo "- Client: as nobody (\`setpriv --reuid=nobody --regid=nogroup --clear-groups\`)."
+        echo "  acl_lookup_info: the \`lookupByName\` + \`info()\` loop on \`$GUEST\` (libvirtd: two polkit"
+        echo "  checks per iteration, domain.getattr and domain.read). acl_list_all: a loop of"
+        echo "  \`listAllDomains(0)\`, checked to return $ACL_VISIBLE guests (libvirtd: connect.search-domains"
+        echo "  plus one domain.getattr check per guest, $ACL_GUESTS per call), the clock read after each call."
+        echo "- libvirtd's daemon CPU in raw.csv and the summary is libvirtd + polkitd + dbus-daemon, the"
+        echo "  processes that answer its checks; moatd decides in-process. Memory rows for polkitd and"
+        echo "  dbus-daemon are in memory.csv; the \"idle\" sample was taken with the guests defined."
+    fi
     if [ "$LIFECYCLE" -eq 1 ]; then
         echo
         echo "## Lifecycle case (define → running, destroy)"

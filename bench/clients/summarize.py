@@ -24,6 +24,11 @@ LOOP_FIGURES = [
      lambda r: r >= 2.0),
     ("lookup_info_nobody", "`lookupByName`+`info()` loop, no ACL, unprivileged client", "≥ 2×",
      lambda r: r >= 2.0),
+    # Issue 7 (side-by-side.sh --acl): moatd's rules driver against libvirtd's polkit driver.
+    ("acl_lookup_info", "`lookupByName`+`info()` loop, ACL on (rules vs polkit), as nobody",
+     "≥ 20×", lambda r: r >= 20.0),
+    ("acl_list_all", "`listAllDomains` over 1,000 guests, per-guest ACL filter, as nobody",
+     "≥ 50×", lambda r: r >= 50.0),
 ]
 
 # (case, label, target text, predicate on (ratio, moatd median seconds)) — from DESIGN.md: define →
@@ -48,7 +53,7 @@ DAEMONS = ("moatd", "libvirtd")
 
 
 def fmt_rate(value):
-    return f"{value:,.0f}"
+    return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
 
 
 def fmt_us(value):
@@ -107,7 +112,8 @@ def main():
                      f"{met(predicate, ratio)} |")
         if all(cpu[d] for d in DAEMONS):
             (m_text, m_med), (l_text, l_med) = (cell(cpu[d], fmt_us, "µs") for d in DAEMONS)
-            lines.append(f"| daemon CPU per iteration, same loop ({case.rsplit('_', 1)[1]}) | "
+            short = case.removeprefix("lookup_info_")
+            lines.append(f"| daemon CPU per iteration, same loop ({short}) | "
                          f"{m_text} | {l_text} | {m_med / l_med:.2f}× | — | — |")
         c = {d: statistics.median(client[d]) for d in DAEMONS}
         notes.append(f"- {case}: the client itself used {c['moatd']:.0f} µs of CPU per iteration "
