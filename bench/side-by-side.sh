@@ -229,11 +229,11 @@ if [ -n "$REV" ]; then
     rm -rf "$EXPORT"
     mkdir -p "$EXPORT"
     git archive --format=tar "$COMMIT" | tar -x -C "$EXPORT"
-    (cd "$EXPORT" && CARGO_TARGET_DIR=$REPO/bench/target cargo build --release --locked -p moatd)
+    (cd "$EXPORT" && CARGO_TARGET_DIR=$REPO/bench/target cargo build --release --locked -p moatd -p jail)
     MOATD_BIN=$REPO/bench/target/release/moatd
 elif [ "$BUILD" -eq 1 ]; then
     log "building moatd (release) from the working tree"
-    cargo build --release --locked -p moatd
+    cargo build --release --locked -p moatd -p jail
 fi
 [ -x "$MOATD_BIN" ] || { echo "side-by-side.sh: no $MOATD_BIN (drop --no-build)" >&2; exit 1; }
 
@@ -619,7 +619,7 @@ ELAPSED=$(($(date +%s) - STARTED_AT))
     echo "  ($REPS repetitions x $SECONDS_PER_REP s per daemon and case, $WARMUP s warm-up before each;"
     echo "  repetitions alternate between the daemons; $ELAPSED s from starting the daemons to"
     echo "  this report, the build not counted)."
-    echo "- moatd: $MOATD_SOURCE, built with \`cargo build --release --locked -p moatd\`."
+    echo "- moatd: $MOATD_SOURCE, built with \`cargo build --release --locked -p moatd -p jail\` (moatd starts guests through moat-jail)."
     echo "- Tools: $(libvirtd --version); virtlogd $(virtlogd --version | awk '{print $NF}');" \
         "python3-libvirt $(dpkg-query -W -f='${Version}' python3-libvirt);" \
         "$("$PYTHON" --version); qemu-system-x86 $(dpkg-query -W -f='${Version}' qemu-system-x86);" \
