@@ -53,7 +53,9 @@ DAEMONS = ("moatd", "libvirtd")
 
 
 def fmt_rate(value):
-    return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.1f}" if value >= 10 else f"{value:,.2f}"
 
 
 def fmt_us(value):
