@@ -57,6 +57,7 @@ pub mod model;
 pub mod network;
 pub mod parse;
 pub mod seclabel_rules;
+pub mod storage;
 pub mod units;
 pub mod uuid;
 pub mod validate;
