@@ -538,6 +538,7 @@ procedure_table! {
         ConnectGetUri(() => ConnectGetUriRet);
         DomainGetSecurityLabel(DomainGetSecurityLabelArgs => DomainGetSecurityLabelRet);
         NodeGetSecurityModel(() => NodeGetSecurityModelRet);
+        StorageVolCreateXmlFrom(StorageVolCreateXmlFromArgs => StorageVolCreateXmlFromRet);
         ConnectIsSecure(() => ConnectIsSecureRet);
         DomainIsActive(DomainIsActiveArgs => DomainIsActiveRet);
         DomainIsPersistent(DomainIsPersistentArgs => DomainIsPersistentRet);
@@ -546,6 +547,7 @@ procedure_table! {
         StoragePoolIsActive(StoragePoolIsActiveArgs => StoragePoolIsActiveRet);
         StoragePoolIsPersistent(StoragePoolIsPersistentArgs => StoragePoolIsPersistentRet);
         ConnectGetLibVersion(() => ConnectGetLibVersionRet);
+        StorageVolWipe(StorageVolWipeArgs => ());
         ConnectDomainEventRegisterAny(ConnectDomainEventRegisterAnyArgs => ());
         ConnectDomainEventDeregisterAny(ConnectDomainEventDeregisterAnyArgs => ());
         DomainHasManagedSaveImage(DomainHasManagedSaveImageArgs => DomainHasManagedSaveImageRet);
@@ -560,6 +562,7 @@ procedure_table! {
         DomainDestroyFlags(DomainDestroyFlagsArgs => ());
         DomainReset(DomainResetArgs => ());
         DomainShutdownFlags(DomainShutdownFlagsArgs => ());
+        StorageVolResize(StorageVolResizeArgs => ());
         ConnectListAllDomains(ConnectListAllDomainsArgs => ConnectListAllDomainsRet);
         DomainGetSecurityLabelList(DomainGetSecurityLabelListArgs => DomainGetSecurityLabelListRet);
         ConnectListAllStoragePools(ConnectListAllStoragePoolsArgs => ConnectListAllStoragePoolsRet);
@@ -573,6 +576,8 @@ procedure_table! {
         DomainDefineXmlFlags(DomainDefineXmlFlagsArgs => DomainDefineXmlFlagsRet);
         ConnectRegisterCloseCallback(() => ());
         ConnectUnregisterCloseCallback(() => ());
+        StorageVolGetInfoFlags(StorageVolGetInfoFlagsArgs => StorageVolGetInfoRet);
+        StoragePoolLookupByTargetPath(StoragePoolLookupByTargetPathArgs => StoragePoolLookupByTargetPathRet);
         DomainGetMessages(DomainGetMessagesArgs => DomainGetMessagesRet);
         NetworkDefineXmlFlags(NetworkDefineXmlFlagsArgs => NetworkDefineXmlFlagsRet);
     }

@@ -146,6 +146,42 @@ vol_only! {
 vol_flags! {
     StorageVolDeleteArgs "remote_storage_vol_delete_args",
     StorageVolGetXmlDescArgs "remote_storage_vol_get_xml_desc_args",
+    StorageVolWipeArgs "remote_storage_vol_wipe_args",
+    StorageVolGetInfoFlagsArgs "remote_storage_vol_get_info_flags_args",
+}
+
+single! {
+    StoragePoolLookupByTargetPathArgs "remote_storage_pool_lookup_by_target_path_args" path: String,
+    StoragePoolLookupByTargetPathRet "remote_storage_pool_lookup_by_target_path_ret" pool: NonnullStoragePool,
+    StorageVolCreateXmlFromRet "remote_storage_vol_create_xml_from_ret" vol: NonnullStorageVol,
+}
+
+xdr_struct! {
+    /// `remote_storage_vol_create_xml_from_args`.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct StorageVolCreateXmlFromArgs("remote_storage_vol_create_xml_from_args") {
+        /// The pool to create it in.
+        pub pool: NonnullStoragePool,
+        /// Volume XML of the new volume.
+        pub xml: String,
+        /// The volume to copy.
+        pub clonevol: NonnullStorageVol,
+        /// `VIR_STORAGE_VOL_CREATE_*` flags.
+        pub flags: u32,
+    }
+}
+
+xdr_struct! {
+    /// `remote_storage_vol_resize_args`.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct StorageVolResizeArgs("remote_storage_vol_resize_args") {
+        /// The volume.
+        pub vol: NonnullStorageVol,
+        /// New capacity (or delta) in bytes.
+        pub capacity: u64,
+        /// `VIR_STORAGE_VOL_RESIZE_*` flags.
+        pub flags: u32,
+    }
 }
 
 xdr_struct! {
