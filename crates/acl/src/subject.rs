@@ -63,4 +63,24 @@ impl<'a> Target<'a> {
             parent: None,
         }
     }
+
+    /// A storage pool (its UUID may be unknown while its XML is being checked).
+    pub fn storage_pool(name: &'a str, uuid: Option<Uuid>) -> Self {
+        Self {
+            object: ObjectType::StoragePool,
+            name,
+            uuid,
+            parent: None,
+        }
+    }
+
+    /// A storage volume of the pool named `pool`.
+    pub fn storage_vol(name: &'a str, pool: &'a str) -> Self {
+        Self {
+            object: ObjectType::StorageVol,
+            name,
+            uuid: None,
+            parent: Some(pool),
+        }
+    }
 }

@@ -9,6 +9,7 @@ use std::error::Error;
 use rpc::types::{error_code, error_domain, RemoteError};
 
 use crate::auth::AuthError;
+use crate::driver::storage::StorageError;
 use crate::driver::DriverError;
 use crate::registry::RegistryError;
 
@@ -86,8 +87,43 @@ pub fn driver_error(err: &DriverError) -> RemoteError {
             error_domain::QEMU,
             "Requested operation is not valid",
         ),
+        DriverError::Storage(err) => storage_error(err),
     };
     RemoteError::new(code, domain, format!("{prefix}: {}", chain(err)))
+}
+
+/// `VIR_ERR_NO_STORAGE_POOL`.
+pub const NO_STORAGE_POOL: i32 = 49;
+/// `VIR_ERR_NO_STORAGE_VOL`.
+pub const NO_STORAGE_VOL: i32 = 50;
+/// `VIR_ERR_STORAGE_VOL_EXIST`.
+pub const STORAGE_VOL_EXIST: i32 = 90;
+
+/// Code, domain and message prefix of a storage failure (libvirt's `VIR_FROM_STORAGE` texts).
+fn storage_error(err: &StorageError) -> (i32, i32, &'static str) {
+    let storage = error_domain::STORAGE;
+    match err {
+        StorageError::NoPool { .. } => (NO_STORAGE_POOL, storage, "Storage pool not found"),
+        StorageError::NoVolume { .. } => (NO_STORAGE_VOL, storage, "Storage volume not found"),
+        StorageError::Xml(_) => (error_code::XML_ERROR, storage, "XML error"),
+        StorageError::VolumeExists { .. } => {
+            (STORAGE_VOL_EXIST, storage, "storage volume already exists")
+        }
+        StorageError::InvalidName(_) | StorageError::InvalidArg(_) | StorageError::Flags { .. } => {
+            (error_code::INVALID_ARG, storage, "invalid argument")
+        }
+        StorageError::InvalidState(_) => (
+            error_code::OPERATION_INVALID,
+            storage,
+            "Requested operation is not valid",
+        ),
+        StorageError::Unsupported(_) => (
+            error_code::CONFIG_UNSUPPORTED,
+            storage,
+            "unsupported configuration",
+        ),
+        _ => (error_code::OPERATION_FAILED, storage, "operation failed"),
+    }
 }
 
 /// A read-only connection asked for a call that changes state or reveals secrets.

@@ -12,6 +12,7 @@ pub mod isolation;
 pub mod lifecycle;
 pub mod network;
 pub mod node;
+pub mod storage;
 
 use std::path::PathBuf;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -89,6 +90,9 @@ pub enum DriverError {
     /// An access driver refused the call.
     #[error(transparent)]
     Denied(#[from] acl::AccessDenied),
+    /// A storage pool or volume operation failed.
+    #[error(transparent)]
+    Storage(#[from] storage::StorageError),
 }
 
 /// The daemon's state and everything that acts on it.
@@ -104,6 +108,7 @@ pub struct Driver {
     events: broadcast::Sender<LifecycleEvent>,
     lifecycle: lifecycle::Lifecycle,
     networks: network::Networks,
+    storage: storage::StoragePools,
 }
 
 /// Events kept for a slow subscriber before it starts missing some.
@@ -135,6 +140,7 @@ impl Driver {
         let (run_dir, state_dir) = dirs;
         let networks = network::Networks::new(&state_dir, &run_dir);
         Self {
+            storage: storage::StoragePools::new(&state_dir, &run_dir),
             registry: RwLock::new(Registry::new()),
             store,
             audit,
@@ -180,6 +186,11 @@ impl Driver {
     /// Host facts.
     pub fn host(&self) -> &HostInfo {
         &self.host
+    }
+
+    /// The storage pools.
+    pub fn storage(&self) -> &storage::StoragePools {
+        &self.storage
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Registry> {
