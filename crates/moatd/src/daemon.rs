@@ -281,6 +281,17 @@ impl Daemon {
         if let Err(err) = driver.networks_start_up() {
             tracing::error!(err = %crate::errors::chain(&err), "networks could not all be restored");
         }
+        let storage = driver
+            .storage()
+            .load(config.image_dirs.first().map(PathBuf::as_path))
+            .map_err(|e| StartError::Load(e.into()))?;
+        for skipped in &storage.skipped {
+            tracing::error!(path = %skipped.path.display(), reason = %skipped.reason,
+                "stored pool definition skipped (left in place)");
+        }
+        for (pool, reason) in &storage.not_started {
+            tracing::warn!(pool = %pool, reason = %reason, "storage pool not started");
+        }
         let driver = Arc::new(driver);
         driver.reattach_all().await;
         let gid = config

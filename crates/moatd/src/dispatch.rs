@@ -29,6 +29,7 @@ use crate::identity::PeerIdentity;
 use crate::readonly;
 
 mod network;
+mod storage;
 
 /// Largest vCPU count reported for the QEMU driver.
 pub const MAX_VCPUS: i32 = 255;
@@ -227,6 +228,9 @@ fn no_flags(flags: u32, function: &'static str) -> Result<(), Failure> {
 /// The handler of a hypervisor procedure, if the daemon implements it.
 pub fn route(procedure: RemoteProcedure) -> Option<Handler> {
     use RemoteProcedure as R;
+    if let Some(handler) = storage::route(procedure) {
+        return Some(handler);
+    }
     let handler: Handler = match procedure {
         R::ConnectGetType => |_, _, c| {
             run::<p::ConnectGetType>(c, |()| {
@@ -799,6 +803,7 @@ pub fn is_blocking(procedure: RemoteProcedure) -> bool {
             | R::ConnectGetCapabilities
             | R::ConnectGetSysinfo
     ) || network::is_blocking(procedure)
+        || storage::is_blocking(procedure)
 }
 
 #[cfg(test)]

@@ -247,7 +247,7 @@ impl Driver {
                     object.def.name
                 )));
             }
-            let mut def = confine::resolve_paths(&object.def);
+            let mut def = confine::resolve_paths(&self.storage.with_volume_files(&object.def)?);
             for (index, iface) in def.devices.interfaces.iter_mut().enumerate() {
                 if iface.mac.is_none() {
                     iface.mac = Some(super::network::default_mac(uuid, index));

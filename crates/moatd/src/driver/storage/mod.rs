@@ -11,6 +11,7 @@
 //! it resolves inside the pool's directory. The first start creates the pool `default` at the
 //! first `image_dirs` entry, mode 0711 and owned by root, so guests' images have one home.
 
+mod guest;
 pub mod image;
 pub mod store;
 pub mod volume;
