@@ -331,8 +331,13 @@ impl StoragePools {
         }
         if let Some(dir) = image_dir {
             if !self.store.default_created() {
-                self.create_default(dir)?;
-                to_start.push(DEFAULT_POOL.to_owned());
+                // A daemon without its image directory still serves; the next start retries.
+                match self.create_default(dir) {
+                    Ok(()) => to_start.push(DEFAULT_POOL.to_owned()),
+                    Err(err) => report
+                        .not_started
+                        .push((DEFAULT_POOL.to_owned(), crate::errors::chain(&err))),
+                }
             }
         }
         for name in to_start {
