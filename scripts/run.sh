@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 
-ensure_packages "${BUILD_PACKAGES[@]}" "${NETWORK_PACKAGES[@]}" libvirt-clients qemu-system-x86
+ensure_packages "${BUILD_PACKAGES[@]}" "${NETWORK_PACKAGES[@]}" libvirt-clients qemu-system-x86 \
+    qemu-utils
 ensure_rust
 
 echo "==> building (release)"

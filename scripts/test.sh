@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 
 # Real clients for the end-to-end tests: virsh and python-libvirt (run with /usr/bin/python3);
 # openssl (s_client) shows which certificate the TLS port serves; the network tests use ping and
-# nsenter besides the network packages.
+# nsenter besides the network packages; qemu-img (qemu-utils) makes storage volumes.
 ensure_packages "${BUILD_PACKAGES[@]}" "${NETWORK_PACKAGES[@]}" libvirt-clients python3-libvirt \
-    qemu-system-x86 dbus polkitd openssl iputils-ping util-linux
+    qemu-system-x86 qemu-utils dbus polkitd openssl iputils-ping util-linux
 ensure_rust
 
 step() { echo; echo "==> $*"; }

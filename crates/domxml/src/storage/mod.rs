@@ -14,7 +14,7 @@
 //! assert_eq!(pool.kind, PoolType::Dir);
 //! let vol = parse_volume("<volume><name>a.qcow2</name><capacity unit='G'>2</capacity>\
 //!     <target><format type='qcow2'/></target></volume>")?;
-//! assert_eq!(vol.capacity, 2 << 30);
+//! assert_eq!(vol.capacity, Some(2 << 30));
 //! assert_eq!(vol.format, Some(VolumeFormat::Qcow2));
 //! # Ok::<(), domxml::storage::StorageXmlError>(())
 //! ```
