@@ -359,6 +359,36 @@ fn a_guest_starts_from_a_pool_volume() {
     assert!(stored.contains("type='volume'"), "{stored}");
     ok(daemon.virsh(&["destroy", "vg"]));
 
+    // A qcow2 overlay volume: its backing file is given to QEMU (and the jail) too.
+    ok(daemon.virsh(&[
+        "vol-create-as",
+        "default",
+        "top.qcow2",
+        "8M",
+        "--format",
+        "qcow2",
+        "--backing-vol",
+        "disk.img",
+        "--backing-vol-format",
+        "raw",
+    ]));
+    let xml = volume_guest(
+        "vq",
+        "20000000-0000-4000-8000-000000000004",
+        "default",
+        "top.qcow2",
+    );
+    let file = write_file(daemon.dir.path(), "vq.xml", &xml);
+    ok(daemon.virsh(&["define", file.to_str().unwrap()]));
+    ok(daemon.virsh(&["start", "vq"]));
+    let pid = std::fs::read_to_string(daemon.run_dir().join("qemu/vq.pid")).unwrap();
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", pid.trim())).unwrap();
+    let cmdline = String::from_utf8_lossy(&cmdline);
+    let base = images.path().join("store/disk.img");
+    assert!(cmdline.contains(base.to_str().unwrap()), "{cmdline}");
+    assert!(cmdline.contains("top.qcow2"), "{cmdline}");
+    ok(daemon.virsh(&["destroy", "vq"]));
+
     // A pool outside image_dirs gives no guest its files (guide 2.2).
     let elsewhere = tempfile::tempdir().unwrap();
     let out = elsewhere.path().join("out");
@@ -388,7 +418,6 @@ fn a_guest_starts_from_a_pool_volume() {
     ok(daemon.virsh(&["define", file.to_str().unwrap()]));
     let err = fails(daemon.virsh(&["start", "vm"]));
     assert!(err.contains("Storage volume not found"), "{err}");
-    let _ = images;
 }
 
 #[test]
