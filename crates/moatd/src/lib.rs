@@ -12,6 +12,7 @@
 //! | procedure → handler, args → ret | [`dispatch`] |
 //! | what the call does | [`driver`] (domains, node), [`registry`], [`store`] |
 //! | guest networks: bridges, taps, dnsmasq, firewall | [`network`], [`driver::network`] |
+//! | storage pools and volumes: directories, image files, `qemu-img` | [`driver::storage`] |
 //! | errors to libvirt codes | [`errors`] |
 //! | the record of it | [`audit`] |
 //!
