@@ -57,6 +57,22 @@ pub const DEFAULT_CRL_FILE: &str = "/etc/pki/CA/cacrl.pem";
 /// libvirt's TLS port (`tls_port`).
 pub const DEFAULT_TLS_PORT: u16 = 16514;
 
+/// The ssh port, open by default when the host firewall is on.
+pub const SSH_PORT: u16 = 22;
+
+/// Whether Moat also firewalls the host itself (`host_firewall`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HostFirewallMode {
+    /// Moat's input chain judges only traffic from its own bridges (the default: Moat never
+    /// locks anyone out unasked).
+    #[default]
+    Off,
+    /// Moat's input chain has `policy drop`: besides loopback, replies, essential ICMP and
+    /// what the networks serve their guests, the host accepts only the allowed ports. Host-wide,
+    /// whatever other firewalls accept.
+    DefaultReject,
+}
+
 /// The TLS listener's files and checks (`listen_tls` and the options after it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsConfig {
@@ -156,6 +172,13 @@ pub struct Config {
     pub selinux_test_context: Option<String>,
     /// The TLS listener.
     pub tls: TlsConfig,
+    /// The host firewall (`host_firewall`).
+    pub host_firewall: HostFirewallMode,
+    /// TCP ports the host firewall lets in (`host_allowed_tcp_ports`; default ssh and
+    /// `tls_port`).
+    pub host_allowed_tcp_ports: Vec<u16>,
+    /// UDP ports the host firewall lets in (`host_allowed_udp_ports`; default none).
+    pub host_allowed_udp_ports: Vec<u16>,
     /// libvirtd.conf options present in the file that Moat does not act on.
     pub ignored: Vec<String>,
 }
@@ -187,6 +210,9 @@ impl Default for Config {
             jail_binary: None,
             selinux_test_context: None,
             tls: TlsConfig::default(),
+            host_firewall: HostFirewallMode::Off,
+            host_allowed_tcp_ports: vec![SSH_PORT, DEFAULT_TLS_PORT],
+            host_allowed_udp_ports: Vec::new(),
             ignored: Vec::new(),
         }
     }
@@ -304,6 +330,7 @@ impl Config {
         let mut problems = Vec::new();
         let (mut guest_min, mut guest_max) = (None, None);
         let mut rw_perms_set = false;
+        let mut tcp_ports = None;
         let values: BTreeMap<&str, &toml::Value> =
             table.iter().map(|(k, v)| (k.as_str(), v)).collect();
         for (&key, &value) in &values {
@@ -485,6 +512,21 @@ impl Config {
                     Some(priority) => config.tls.priority = Some(priority.to_owned()),
                     None => problem("expected a GnuTLS priority string".into()),
                 },
+                "host_firewall" => match value.as_str() {
+                    Some("off") => config.host_firewall = HostFirewallMode::Off,
+                    Some("default-reject") => {
+                        config.host_firewall = HostFirewallMode::DefaultReject
+                    }
+                    _ => problem("expected \"off\" or \"default-reject\"".into()),
+                },
+                "host_allowed_tcp_ports" => match port_list(value) {
+                    Some(ports) => tcp_ports = Some(ports),
+                    None => problem("expected a list of port numbers from 1 to 65535".into()),
+                },
+                "host_allowed_udp_ports" => match port_list(value) {
+                    Some(ports) => config.host_allowed_udp_ports = ports,
+                    None => problem("expected a list of port numbers from 1 to 65535".into()),
+                },
                 _ if IGNORED.contains(&key) => config.ignored.push(key.to_owned()),
                 _ => problem("unknown option".into()),
             }
@@ -493,6 +535,8 @@ impl Config {
             // libvirtd's default: polkit, not the socket's mode, decides who may manage.
             config.unix_sock_rw_perms = 0o777;
         }
+        config.host_allowed_tcp_ports =
+            tcp_ports.unwrap_or_else(|| vec![SSH_PORT, config.tls.port]);
         let (min, max) = (
             guest_min.unwrap_or(*DEFAULT_GUEST_IDS.start()),
             guest_max.unwrap_or(*DEFAULT_GUEST_IDS.end()),
@@ -579,6 +623,11 @@ fn port(value: &toml::Value) -> Option<u16> {
         _ => None,
     }
     .filter(|&port| port != 0)
+}
+
+/// A list of ports; an empty list is allowed.
+fn port_list(value: &toml::Value) -> Option<Vec<u16>> {
+    value.as_array()?.iter().map(port).collect()
 }
 
 fn boolean(value: &toml::Value) -> Option<bool> {
@@ -755,6 +804,31 @@ tls_priority = "NORMAL"
             panic!("expected a problem");
         };
         assert_eq!(problems[0].message, "expected \"none\" or \"polkit\"");
+    }
+
+    #[test]
+    fn host_firewall_is_off_unless_asked_and_opens_ssh_and_tls() {
+        let config = Config::parse("").unwrap();
+        assert_eq!(config.host_firewall, HostFirewallMode::Off);
+        assert_eq!(config.host_allowed_tcp_ports, [22, 16514]);
+        assert!(config.host_allowed_udp_ports.is_empty());
+        let config = Config::parse("host_firewall = \"default-reject\"\ntls_port = 16600").unwrap();
+        assert_eq!(config.host_firewall, HostFirewallMode::DefaultReject);
+        assert_eq!(config.host_allowed_tcp_ports, [22, 16600]);
+        let text = "host_firewall = \"default-reject\"\nhost_allowed_tcp_ports = [2222]\n\
+                    host_allowed_udp_ports = [\"123\", 53]";
+        let config = Config::parse(text).unwrap();
+        assert_eq!(config.host_allowed_tcp_ports, [2222]);
+        assert_eq!(config.host_allowed_udp_ports, [123, 53]);
+        assert!(Config::parse("host_allowed_tcp_ports = []")
+            .unwrap()
+            .host_allowed_tcp_ports
+            .is_empty());
+        let text = "host_firewall = \"on\"\nhost_allowed_tcp_ports = [0]\nhost_allowed_udp_ports = 53";
+        let err = Config::parse(text).unwrap_err().to_string();
+        assert!(err.contains("option 'host_firewall': expected \"off\" or \"default-reject\""), "{err}");
+        assert!(err.contains("option 'host_allowed_tcp_ports'"), "{err}");
+        assert!(err.contains("option 'host_allowed_udp_ports'"), "{err}");
     }
 
     #[test]

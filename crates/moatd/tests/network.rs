@@ -195,6 +195,7 @@ fn t13_spoofing_and_host_access_are_dropped() {
             port("p1", MAC1, [10, 77, 0, 11], false),
             port("p2", MAC2, [10, 77, 0, 12], false),
         ],
+        host: None,
     };
     load(&host, &fw);
 
@@ -684,4 +685,138 @@ fn network_acls_filter_lists_and_refuse_changes() {
     // Root still sees both, and the refused calls changed nothing.
     let list = ok(daemon.virsh(&["net-list", "--all", "--name"]));
     assert_eq!(sorted_names(&list), ["lab-1", "other-1"]);
+}
+
+/// `moat validate --only firewall-default-reject` run in `ns`: (exit code, report).
+fn validate_firewall(ns: &Ns) -> (Option<i32>, String) {
+    let moat = Path::new(env!("CARGO_BIN_EXE_moatd")).with_file_name("moat");
+    assert!(
+        moat.exists(),
+        "{} is missing: build it with `cargo build -p moat`",
+        moat.display()
+    );
+    let moat = moat.to_str().unwrap();
+    let out = ns.run(&[
+        moat,
+        "validate",
+        "--only",
+        "firewall-default-reject",
+        "--color",
+        "never",
+    ]);
+    (out.status.code(), stdout(&out) + &stderr(&out))
+}
+
+/// A TCP listener in `ns` on `addr:port`; killed on drop.
+struct Listener(std::process::Child);
+
+impl Listener {
+    fn start(ns: &Ns, addr: &str, port: u16) -> Self {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &ns.0, "/usr/bin/python3", "-c"])
+            .arg(format!(
+                "import socket,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
+                 s.bind(('{addr}',{port}))\ns.listen()\nprint('up',flush=True)\ntime.sleep(60)"
+            ))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "up", "listener on {port} did not start");
+        Listener(child)
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn host_firewall_default_reject_stands_alone() {
+    let host = Ns::new("mtf");
+    let peer = Ns::new("mtp");
+    host.sh(&[
+        "ip", "link", "add", "h0", "type", "veth", "peer", "name", "eth0", "netns", &peer.0,
+    ]);
+    host.sh(&["ip", "addr", "add", "10.79.0.1/24", "dev", "h0"]);
+    host.sh(&["ip", "link", "set", "h0", "up"]);
+    peer.sh(&["ip", "addr", "add", "10.79.0.2/24", "dev", "eth0"]);
+    peer.sh(&["ip", "link", "set", "eth0", "up"]);
+    let _ssh = Listener::start(&host, "10.79.0.1", 22);
+    let _other = Listener::start(&host, "10.79.0.1", 8080);
+    assert_eq!(connect(&peer, "10.79.0.1", 8080), "ok", "no firewall yet");
+
+    let mut daemon = TestDaemon::start_in(
+        Some("host_firewall = \"default-reject\"\n"),
+        Some(&host.0),
+    );
+    let daemon = Cleanup(&mut daemon);
+    // No network runs; Moat's two tables are the only ones, and its input chain drops.
+    let mut tables: Vec<String> = host
+        .sh(&["nft", "list", "tables"])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    tables.sort();
+    assert_eq!(tables, ["table bridge moat", "table inet moat"]);
+    let rules = host.sh(&["nft", "list", "ruleset"]);
+    assert!(rules.contains("policy drop;"), "{rules}");
+
+    let (code, report) = validate_firewall(&host);
+    assert_eq!(code, Some(0), "{report}");
+    assert!(
+        report.contains("incoming IPv4 and IPv6 traffic ends in drop or reject"),
+        "{report}"
+    );
+
+    // The allowed port answers from the peer, another port does not; both from the host.
+    assert_eq!(connect(&peer, "10.79.0.1", 22), "ok");
+    let seen = connect(&peer, "10.79.0.1", 8080);
+    threats::record(
+        "T13",
+        "TCP connection to a host port not in host_allowed_tcp_ports (host_firewall on)",
+        "dropped by the host firewall",
+        &format!("{seen} (port 22 answers)"),
+        seen == "timeout",
+    );
+    assert_eq!(seen, "timeout");
+    assert_eq!(connect(&host, "10.79.0.1", 8080), "ok");
+    peer.sh(&["ping", "-c", "1", "-W", "2", "10.79.0.1"]);
+
+    // SIGHUP after a flush puts it back.
+    host.sh(&["nft", "flush", "ruleset"]);
+    let pid = daemon.0.child.as_ref().unwrap().id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    wait_for("the host firewall to come back", Duration::from_secs(10), || {
+        host.run(&["nft", "list", "table", "inet", "moat"])
+            .status
+            .success()
+    });
+    assert_eq!(rules, host.sh(&["nft", "list", "ruleset"]));
+
+    // Turned off: the next start removes Moat's tables and the check fails as before.
+    daemon.0.kill();
+    let config = daemon.0.config.clone().unwrap();
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("host_firewall = \"default-reject\"", "host_firewall = \"off\""),
+    )
+    .unwrap();
+    daemon.0.spawn();
+    assert_eq!(host.sh(&["nft", "list", "tables"]).trim(), "");
+    let (code, report) = validate_firewall(&host);
+    assert_eq!(code, Some(1), "{report}");
+    assert!(report.contains("accepted"), "{report}");
+    assert_eq!(connect(&peer, "10.79.0.1", 8080), "ok");
 }

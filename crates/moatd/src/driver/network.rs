@@ -29,7 +29,8 @@ use crate::audit::Outcome;
 use crate::errors::chain;
 use crate::identity::PeerIdentity;
 use crate::network::dnsmasq::{self, DnsmasqFiles, Lease};
-use crate::network::ruleset::{Firewall, NetRules, PortRules};
+use crate::config::{Config, HostFirewallMode};
+use crate::network::ruleset::{Firewall, HostRules, NetRules, PortRules};
 use crate::network::{link, nft};
 use crate::store::{write_atomic, DomainStore};
 
@@ -176,8 +177,19 @@ fn find<'a>(state: &'a NetState, lookup: &NetLookup) -> Result<&'a NetObject, Dr
     .ok_or_else(|| no_network(lookup))
 }
 
-/// The firewall for `state`.
-fn firewall(state: &NetState) -> Firewall {
+/// The host firewall `config` asks for, if any.
+fn host_rules(config: &Config) -> Option<HostRules> {
+    match config.host_firewall {
+        HostFirewallMode::Off => None,
+        HostFirewallMode::DefaultReject => Some(HostRules {
+            tcp_ports: config.host_allowed_tcp_ports.clone(),
+            udp_ports: config.host_allowed_udp_ports.clone(),
+        }),
+    }
+}
+
+/// The firewall for `state`, with the host firewall `config` asks for.
+fn firewall(state: &NetState, config: &Config) -> Firewall {
     let networks = state
         .nets
         .values()
@@ -202,7 +214,11 @@ fn firewall(state: &NetState) -> Firewall {
             })
         })
         .collect();
-    Firewall { networks, ports }
+    Firewall {
+        networks,
+        ports,
+        host: host_rules(config),
+    }
 }
 
 /// The fixed leases of a running network: its `<host>`s and its ports' reservations.
@@ -296,7 +312,7 @@ pub struct GuestPorts {
 impl Driver {
     /// Replaces Moat's tables with the rules of `state`, and audits it.
     fn apply_firewall(&self, state: &NetState) -> Result<(), DriverError> {
-        let fw = firewall(state);
+        let fw = firewall(state, &self.config);
         let result = nft::apply(&fw);
         let record = serde_json::json!({
             "networks": fw.networks.iter().map(|n| n.bridge.clone()).collect::<Vec<_>>(),
@@ -304,6 +320,9 @@ impl Driver {
                 "tap": p.tap, "mac": p.mac.to_string(),
                 "ipv4": p.ipv4.map(|ip| ip.to_string()), "isolated": p.isolated,
             })).collect::<Vec<_>>(),
+            "host": fw.host.as_ref().map(|h| serde_json::json!({
+                "policy": "drop", "tcp_ports": h.tcp_ports, "udp_ports": h.udp_ports,
+            })),
         });
         let outcome = match &result {
             Ok(()) => Outcome::Ok,
@@ -411,8 +430,9 @@ impl Driver {
                 None => {}
             }
         }
-        let fw = firewall(&state);
-        if !fw.is_empty() {
+        // With nothing to enforce nftables is left alone, except to take away the tables a
+        // previous run left (a host firewall since turned off, say).
+        if !firewall(&state, &self.config).is_empty() || nft::tables_present() {
             self.apply_firewall(&state)?;
         }
         Ok(())
@@ -422,7 +442,7 @@ impl Driver {
     /// host firewall reload flushed them, say); nothing is done when there is nothing to enforce.
     pub fn reapply_firewall(&self) -> Result<(), DriverError> {
         let state = self.networks.lock();
-        if firewall(&state).is_empty() {
+        if firewall(&state, &self.config).is_empty() {
             return Ok(());
         }
         self.apply_firewall(&state)

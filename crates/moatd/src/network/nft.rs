@@ -16,6 +16,13 @@ pub fn apply(fw: &Firewall) -> Result<(), CommandError> {
     run(NFT, &["-f", "-"], Some(&script)).map(drop)
 }
 
+/// Whether either of Moat's tables is loaded; `false` also when nft cannot be run.
+pub fn tables_present() -> bool {
+    ["inet", "bridge"]
+        .into_iter()
+        .any(|family| run(NFT, &["list", "table", family, TABLE], None).is_ok())
+}
+
 /// Moat's tables as the kernel holds them (`nft list table …`), for comparisons.
 pub fn list() -> Result<String, CommandError> {
     let inet = run(NFT, &["list", "table", "inet", TABLE], None)?;

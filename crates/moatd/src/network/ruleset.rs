@@ -20,6 +20,14 @@
 //!   any other ethertype. Ports on a host bridge (`type='bridge'`) have no known address: they
 //!   get the MAC, ARP sender-MAC, DHCP-server and IPv6 router-advert checks.
 //! - `bridge moat` / `forward`: isolated ports cannot send to each other.
+//!
+//! With the opt-in host firewall ([`HostRules`], config `host_firewall = "default-reject"`)
+//! the `input` chain gets `policy drop` and, after the per-bridge rules above, accepts only
+//! loopback, established/related traffic, essential ICMP/ICMPv6 (echo, errors, neighbour
+//! discovery, MLD), DHCPv6 replies to the host's own client and the allowed TCP/UDP ports;
+//! the rest is logged (`moat-input-drop: `, rate-limited) and dropped. A packet must be
+//! accepted by every base chain on the hook, so this drop is host-wide: it applies to all
+//! traffic to the host, whatever other tables accept.
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
@@ -33,6 +41,26 @@ pub const TABLE: &str = "moat";
 pub const SPOOF_PREFIX: &str = "moat-spoof: ";
 /// Log prefix of guest traffic to the host that was dropped.
 pub const HOST_PREFIX: &str = "moat-host-drop: ";
+/// Log prefix of other traffic to the host dropped by the host firewall.
+pub const INPUT_PREFIX: &str = "moat-input-drop: ";
+
+/// ICMPv4 types the host firewall accepts (the errors matter for path MTU discovery).
+const ICMP_TYPES: &str =
+    "{ echo-request, destination-unreachable, time-exceeded, parameter-problem }";
+/// ICMPv6 types the host firewall accepts: echo, errors, neighbour discovery and MLD.
+const ICMPV6_TYPES: &str = "{ echo-request, destination-unreachable, packet-too-big, \
+time-exceeded, parameter-problem, nd-router-solicit, nd-router-advert, nd-neighbor-solicit, \
+nd-neighbor-advert, mld-listener-query, mld2-listener-report }";
+
+/// The opt-in host firewall: what the host accepts besides loopback, replies, essential
+/// ICMP and what the networks serve their guests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostRules {
+    /// TCP ports open to every interface (ssh, libvirt's TLS port, ...).
+    pub tcp_ports: Vec<u16>,
+    /// UDP ports open to every interface.
+    pub udp_ports: Vec<u16>,
+}
 
 /// A running network, as the firewall sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,12 +97,14 @@ pub struct Firewall {
     pub networks: Vec<NetRules>,
     /// Guest ports.
     pub ports: Vec<PortRules>,
+    /// The host firewall (`policy drop` on input), when turned on.
+    pub host: Option<HostRules>,
 }
 
 impl Firewall {
     /// Whether there is nothing to enforce (Moat's tables are then removed).
     pub fn is_empty(&self) -> bool {
-        self.networks.is_empty() && self.ports.is_empty()
+        self.networks.is_empty() && self.ports.is_empty() && self.host.is_none()
     }
 }
 
@@ -84,6 +114,38 @@ fn chain_name(tap: &str) -> String {
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
     format!("port_{safe}")
+}
+
+/// `{ 22, 16514 }`, sorted and without repeats; `None` for no ports.
+fn port_set(ports: &[u16]) -> Option<String> {
+    let mut ports = ports.to_vec();
+    ports.sort_unstable();
+    ports.dedup();
+    if ports.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+    Some(format!("{{ {} }}", list.join(", ")))
+}
+
+/// The host firewall's part of the input chain, after the per-bridge rules.
+fn host_input(s: &mut String, host: &HostRules) {
+    s.push_str("    iifname \"lo\" accept\n");
+    s.push_str("    ct state invalid drop\n");
+    s.push_str("    ct state established,related accept\n");
+    let _ = writeln!(s, "    icmp type {ICMP_TYPES} accept");
+    let _ = writeln!(s, "    icmpv6 type {ICMPV6_TYPES} accept");
+    s.push_str("    ip6 daddr fe80::/64 udp sport 547 udp dport 546 accept\n");
+    if let Some(set) = port_set(&host.tcp_ports) {
+        let _ = writeln!(s, "    tcp dport {set} accept");
+    }
+    if let Some(set) = port_set(&host.udp_ports) {
+        let _ = writeln!(s, "    udp dport {set} accept");
+    }
+    let _ = writeln!(
+        s,
+        "    limit rate 5/second burst 10 packets log prefix \"{INPUT_PREFIX}\""
+    );
 }
 
 fn quoted_set(names: &[&str]) -> String {
@@ -105,7 +167,11 @@ pub fn script(fw: &Firewall) -> String {
     }
 
     let _ = writeln!(s, "table inet {TABLE} {{");
-    s.push_str("  chain input {\n    type filter hook input priority filter; policy accept;\n");
+    let policy = if fw.host.is_some() { "drop" } else { "accept" };
+    let _ = writeln!(
+        s,
+        "  chain input {{\n    type filter hook input priority filter; policy {policy};"
+    );
     for net in &networks {
         let br = &net.bridge;
         let _ = writeln!(
@@ -126,6 +192,9 @@ pub fn script(fw: &Firewall) -> String {
             "    iifname \"{br}\" limit rate 5/second burst 10 packets log prefix \"{HOST_PREFIX}\""
         );
         let _ = writeln!(s, "    iifname \"{br}\" drop");
+    }
+    if let Some(host) = &fw.host {
+        host_input(&mut s, host);
     }
     s.push_str("  }\n");
     s.push_str("  chain forward {\n    type filter hook forward priority filter; policy accept;\n");
@@ -261,7 +330,84 @@ mod tests {
                     isolated: true,
                 },
             ],
+            host: None,
         }
+    }
+
+    fn input_chain(text: &str) -> &str {
+        let chain = text.split("  chain input {\n").nth(1).unwrap();
+        &chain[..chain.find("\n  }\n").unwrap()]
+    }
+
+    #[test]
+    fn host_firewall_off_leaves_other_input_alone() {
+        let text = script(&sample());
+        let input = input_chain(&text);
+        assert!(input.contains("policy accept;"), "{input}");
+        assert!(!input.contains("policy drop"), "{input}");
+        assert!(!input.contains("iifname \"lo\""), "{input}");
+        assert!(!input.contains(INPUT_PREFIX), "{input}");
+        // Every rule of the chain is about one of Moat's bridges.
+        for rule in input.lines().skip(1) {
+            assert!(rule.trim().starts_with("iifname \"moatbr"), "{rule}");
+        }
+        assert!(Firewall::default().is_empty());
+    }
+
+    #[test]
+    fn host_firewall_on_drops_by_default_after_the_bridge_rules() {
+        let mut fw = sample();
+        fw.host = Some(HostRules {
+            tcp_ports: vec![16514, 22, 22],
+            udp_ports: Vec::new(),
+        });
+        let text = script(&fw);
+        let input = input_chain(&text);
+        assert!(
+            input.starts_with("    type filter hook input priority filter; policy drop;\n"),
+            "{input}"
+        );
+        for rule in [
+            "iifname \"lo\" accept",
+            "ct state invalid drop",
+            "ct state established,related accept",
+            "icmp type { echo-request, destination-unreachable, time-exceeded, parameter-problem } accept",
+            "nd-neighbor-solicit, nd-neighbor-advert",
+            "ip6 daddr fe80::/64 udp sport 547 udp dport 546 accept",
+            "tcp dport { 22, 16514 } accept",
+            "limit rate 5/second burst 10 packets log prefix \"moat-input-drop: \"",
+        ] {
+            assert!(input.contains(rule), "{rule} missing from {input}");
+        }
+        assert!(!input.contains("udp dport {"), "{input}");
+        // Guests are judged by their bridge's rules first: they never reach the open ports.
+        let bridge_drop = input.find("iifname \"moatbr1\" drop").unwrap();
+        assert!(bridge_drop < input.find("iifname \"lo\" accept").unwrap());
+        assert!(bridge_drop < input.find("tcp dport").unwrap());
+        // The rest of the ruleset is as without the host firewall.
+        let without = script(&sample());
+        assert_eq!(
+            text.split("  chain forward {").nth(1),
+            without.split("  chain forward {").nth(1)
+        );
+    }
+
+    #[test]
+    fn host_firewall_alone_is_enforced_and_ports_are_optional() {
+        let fw = Firewall {
+            host: Some(HostRules {
+                tcp_ports: Vec::new(),
+                udp_ports: vec![123, 53],
+            }),
+            ..Firewall::default()
+        };
+        assert!(!fw.is_empty());
+        let text = script(&fw);
+        let input = input_chain(&text);
+        assert!(input.contains("policy drop;"), "{input}");
+        assert!(input.contains("udp dport { 53, 123 } accept"), "{input}");
+        assert!(!input.contains("tcp dport"), "{input}");
+        assert!(!input.contains("iifname \"moatbr"), "{input}");
     }
 
     #[test]

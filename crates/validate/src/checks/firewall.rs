@@ -31,7 +31,9 @@ from attacks from the network and from its own guests' networks.",
 (or keep a zone without target ACCEPT) and list only the services needed. nftables: give the \
 input chain `policy drop;` after accepting established traffic, loopback and what is needed, \
 and enable nftables.service. iptables: `iptables -P INPUT DROP` and `ip6tables -P INPUT DROP` \
-(or a final `-A INPUT -j REJECT`), saved so that they survive a reboot.",
+(or a final `-A INPUT -j REJECT`), saved so that they survive a reboot. On a host where moatd \
+runs and no other firewall does, moatd's `host_firewall = \"default-reject\"` (with \
+`host_allowed_tcp_ports`) does this in its own nftables table.",
         live_only: false,
     },
     run: default_reject,
@@ -496,6 +498,52 @@ table inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter
         assert!(v4_only.rejects_v4 && !v4_only.seen_v6);
         assert!(nft_rule_is_final_reject("counter packets 3 bytes 120 drop"));
         assert!(!nft_rule_is_final_reject("tcp dport 22 drop"));
+    }
+
+    /// `nft list ruleset` on a host where only moatd's tables stand, with its host firewall on
+    /// (`host_firewall = "default-reject"`, no network running).
+    const NFT_MOAT_HOST_FIREWALL: &str = "table inet moat {\n\tchain input {\n\
+\t\ttype filter hook input priority filter; policy drop;\n\t\tiifname \"lo\" accept\n\
+\t\tct state invalid drop\n\t\tct state established,related accept\n\
+\t\ticmp type { destination-unreachable, echo-request, time-exceeded, parameter-problem } accept\n\
+\t\ticmpv6 type { destination-unreachable, packet-too-big, echo-request, nd-neighbor-solicit, nd-neighbor-advert } accept\n\
+\t\ttcp dport { 22, 16514 } accept\n\
+\t\tlimit rate 5/second burst 10 packets log prefix \"moat-input-drop: \"\n\t}\n\n\
+\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n\t}\n}\n\
+table bridge moat {\n\tchain spoofed {\n\
+\t\tlimit rate 10/second burst 20 packets log prefix \"moat-spoof: \"\n\t\tdrop\n\t}\n\n\
+\tchain prerouting {\n\t\ttype filter hook prerouting priority filter; policy accept;\n\t}\n}\n";
+
+    /// The same with the host firewall off and a network running: only the bridge is judged.
+    const NFT_MOAT_BRIDGES_ONLY: &str = "table inet moat {\n\tchain input {\n\
+\t\ttype filter hook input priority filter; policy accept;\n\
+\t\tiifname \"moatbr0\" ct state established,related accept\n\
+\t\tiifname \"moatbr0\" limit rate 5/second burst 10 packets log prefix \"moat-host-drop: \"\n\
+\t\tiifname \"moatbr0\" drop\n\t}\n}\n\
+table bridge moat {\n\tchain spoofed {\n\t\tdrop\n\t}\n}\n";
+
+    #[test]
+    fn moats_own_rules_pass_only_with_its_host_firewall() {
+        assert_eq!(
+            nft_coverage(NFT_MOAT_HOST_FIREWALL),
+            Coverage {
+                seen_v4: true,
+                seen_v6: true,
+                rejects_v4: true,
+                rejects_v6: true
+            }
+        );
+        let bridges_only = nft_coverage(NFT_MOAT_BRIDGES_ONLY);
+        assert!(bridges_only.seen() && !bridges_only.rejects_v4 && !bridges_only.rejects_v6);
+        let mut fixture = Fixture::live();
+        fixture.commands =
+            crate::host::ScriptedCommands::none().with_output("nft", NFT_MOAT_HOST_FIREWALL);
+        let result = fixture.expect(&DEFAULT_REJECT, Status::Pass);
+        assert!(has(&result, Status::Pass, "IPv4 and IPv6"));
+        fixture.commands =
+            crate::host::ScriptedCommands::none().with_output("nft", NFT_MOAT_BRIDGES_ONLY);
+        let result = fixture.expect(&DEFAULT_REJECT, Status::Fail);
+        assert!(has(&result, Status::Fail, "accepted by default"));
     }
 
     #[test]
