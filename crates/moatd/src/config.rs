@@ -824,9 +824,13 @@ tls_priority = "NORMAL"
             .unwrap()
             .host_allowed_tcp_ports
             .is_empty());
-        let text = "host_firewall = \"on\"\nhost_allowed_tcp_ports = [0]\nhost_allowed_udp_ports = 53";
+        let text =
+            "host_firewall = \"on\"\nhost_allowed_tcp_ports = [0]\nhost_allowed_udp_ports = 53";
         let err = Config::parse(text).unwrap_err().to_string();
-        assert!(err.contains("option 'host_firewall': expected \"off\" or \"default-reject\""), "{err}");
+        assert!(
+            err.contains("option 'host_firewall': expected \"off\" or \"default-reject\""),
+            "{err}"
+        );
         assert!(err.contains("option 'host_allowed_tcp_ports'"), "{err}");
         assert!(err.contains("option 'host_allowed_udp_ports'"), "{err}");
     }

@@ -752,10 +752,8 @@ fn host_firewall_default_reject_stands_alone() {
     let _other = Listener::start(&host, "10.79.0.1", 8080);
     assert_eq!(connect(&peer, "10.79.0.1", 8080), "ok", "no firewall yet");
 
-    let mut daemon = TestDaemon::start_in(
-        Some("host_firewall = \"default-reject\"\n"),
-        Some(&host.0),
-    );
+    let mut daemon =
+        TestDaemon::start_in(Some("host_firewall = \"default-reject\"\n"), Some(&host.0));
     let daemon = Cleanup(&mut daemon);
     // No network runs; Moat's two tables are the only ones, and its input chain drops.
     let mut tables: Vec<String> = host
@@ -797,11 +795,15 @@ fn host_firewall_default_reject_stands_alone() {
         .status()
         .unwrap()
         .success());
-    wait_for("the host firewall to come back", Duration::from_secs(10), || {
-        host.run(&["nft", "list", "table", "inet", "moat"])
-            .status
-            .success()
-    });
+    wait_for(
+        "the host firewall to come back",
+        Duration::from_secs(10),
+        || {
+            host.run(&["nft", "list", "table", "inet", "moat"])
+                .status
+                .success()
+        },
+    );
     assert_eq!(rules, host.sh(&["nft", "list", "ruleset"]));
 
     // Turned off: the next start removes Moat's tables and the check fails as before.
@@ -810,7 +812,10 @@ fn host_firewall_default_reject_stands_alone() {
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(
         &config,
-        text.replace("host_firewall = \"default-reject\"", "host_firewall = \"off\""),
+        text.replace(
+            "host_firewall = \"default-reject\"",
+            "host_firewall = \"off\"",
+        ),
     )
     .unwrap();
     daemon.0.spawn();

@@ -26,10 +26,10 @@ use uuid::Uuid;
 
 use super::{Driver, DriverError};
 use crate::audit::Outcome;
+use crate::config::{Config, HostFirewallMode};
 use crate::errors::chain;
 use crate::identity::PeerIdentity;
 use crate::network::dnsmasq::{self, DnsmasqFiles, Lease};
-use crate::config::{Config, HostFirewallMode};
 use crate::network::ruleset::{Firewall, HostRules, NetRules, PortRules};
 use crate::network::{link, nft};
 use crate::store::{write_atomic, DomainStore};
