@@ -289,24 +289,9 @@ fn a_broken_rules_file_stops_the_daemon_from_starting() {
         "rules.toml",
         "[[grant]]\nrole = \"x\"\nall = true\n",
     );
-    let config = write_file(
-        dir.path(),
-        "moatd.toml",
-        &format!(
-            "access_drivers = [\"rules\"]\naccess_rules_file = \"{}\"\n",
-            rules.display()
-        ),
-    );
-    let out = Command::new(env!("CARGO_BIN_EXE_moatd"))
-        .arg("--run-dir")
-        .arg(dir.path().join("run"))
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = stderr(&out);
+    let (err, _dir) = moatd_refuses_config(&format!(
+        "access_drivers = [\"rules\"]\naccess_rules_file = \"{}\"\n",
+        rules.display()
+    ));
     assert!(err.contains("line 1: the rule names no subject"), "{err}");
 }

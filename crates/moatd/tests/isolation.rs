@@ -506,19 +506,7 @@ fn require_confined_refuses_unconfined_guests() {
 
 #[test]
 fn a_security_driver_this_host_cannot_run_stops_the_daemon_at_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_file(dir.path(), "moatd.toml", "security_driver = \"selinux\"\n");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_moatd"))
-        .arg("--run-dir")
-        .arg(dir.path().join("run"))
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = stderr(&out);
+    let (err, _dir) = moatd_refuses_config("security_driver = \"selinux\"\n");
     assert!(
         err.contains("selinux") && err.contains("not enabled"),
         "{err}"

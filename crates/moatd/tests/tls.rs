@@ -616,19 +616,7 @@ for n, uri in enumerate(os.environ["HOSTS"].split()):
 
 #[test]
 fn listen_tcp_without_authentication_refuses_to_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_file(dir.path(), "moatd.toml", "listen_tcp = 1\n");
-    let out = Command::new(env!("CARGO_BIN_EXE_moatd"))
-        .arg("--run-dir")
-        .arg(dir.path().join("run"))
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = stderr(&out);
+    let (err, dir) = moatd_refuses_config("listen_tcp = 1\n");
     assert!(
         err.contains("option 'listen_tcp': plain TCP needs an authentication mechanism"),
         "{err}"

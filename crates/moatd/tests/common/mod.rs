@@ -296,6 +296,29 @@ pub fn domain_xml(name: &str, uuid: &str) -> String {
     )
 }
 
+/// Starts moatd on a configuration holding `config` in a temporary directory, expects it to
+/// refuse to start, and returns what it printed on stderr with the directory (its `run/` and
+/// `state/` are where moatd was told to work).
+#[track_caller]
+pub fn moatd_refuses_config(config: &str) -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_file(dir.path(), "moatd.toml", config);
+    let out = Command::new(env!("CARGO_BIN_EXE_moatd"))
+        .arg("--run-dir")
+        .arg(dir.path().join("run"))
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .expect("run moatd");
+    assert!(
+        !out.status.success(),
+        "moatd started on a configuration it should refuse:\n{config}"
+    );
+    (stderr(&out), dir)
+}
+
 /// Writes `text` to a file in `dir` and returns its path.
 pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
