@@ -597,38 +597,49 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     ("storage_vol:data_write", "Write storage volume data"),
 ];
 
+/// The recording fake of [`Authority`], for tests (of this crate and of the daemon): it records
+/// every query and answers from a script, in order. An exhausted script answers an error.
+#[derive(Debug, Default, Clone)]
+pub struct ScriptedAuthority {
+    queries: std::sync::Arc<std::sync::Mutex<Vec<Query>>>,
+    answers: std::sync::Arc<std::sync::Mutex<Vec<Result<Answer, String>>>>,
+}
+
+impl ScriptedAuthority {
+    /// A fake that gives `answers` in order (`Err(text)` becomes [`PolkitError::Other`]).
+    pub fn answering(answers: Vec<Result<Answer, String>>) -> Self {
+        let fake = Self::default();
+        *lock(&fake.answers) = answers.into_iter().rev().collect();
+        fake
+    }
+
+    /// The queries asked so far.
+    pub fn queries(&self) -> Vec<Query> {
+        lock(&self.queries).clone()
+    }
+}
+
+impl Authority for ScriptedAuthority {
+    fn check_authorization(&self, query: &Query) -> Result<Answer, PolkitError> {
+        lock(&self.queries).push(query.clone());
+        lock(&self.answers)
+            .pop()
+            .unwrap_or_else(|| Err("no scripted answer left".to_owned()))
+            .map_err(PolkitError::Other)
+    }
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
 
     use super::*;
-
-    /// Records every query and answers from a script.
-    #[derive(Debug, Default, Clone)]
-    struct RecordingAuthority {
-        queries: Arc<Mutex<Vec<Query>>>,
-        answers: Arc<Mutex<Vec<Result<Answer, String>>>>,
-    }
-
-    impl RecordingAuthority {
-        fn answering(answers: Vec<Result<Answer, String>>) -> Self {
-            let fake = Self::default();
-            *fake.answers.lock().unwrap() = answers.into_iter().rev().collect();
-            fake
-        }
-    }
-
-    impl Authority for RecordingAuthority {
-        fn check_authorization(&self, query: &Query) -> Result<Answer, PolkitError> {
-            self.queries.lock().unwrap().push(query.clone());
-            self.answers
-                .lock()
-                .unwrap()
-                .pop()
-                .expect("scripted answer")
-                .map_err(PolkitError::Other)
-        }
-    }
 
     fn local_client() -> Subject {
         Subject {
@@ -643,13 +654,13 @@ mod tests {
 
     #[test]
     fn a_check_asks_for_the_action_with_libvirts_details() {
-        let fake = RecordingAuthority::answering(vec![Ok(Answer::Authorized)]);
+        let fake = ScriptedAuthority::answering(vec![Ok(Answer::Authorized)]);
         let driver = PolkitDriver::new(Box::new(fake.clone()), "QEMU");
         let uuid = uuid::Uuid::parse_str("10000000-0000-4000-8000-000000000001").unwrap();
         let perm: Permission = "domain:read_secure".parse().unwrap();
         let decision = driver.check(&local_client(), &Target::domain("demo", uuid), perm);
         assert_eq!(decision, Decision::Allow);
-        let queries = fake.queries.lock().unwrap();
+        let queries = fake.queries();
         assert_eq!(
             queries[..],
             [Query {
@@ -693,7 +704,7 @@ mod tests {
 
     #[test]
     fn denials_challenges_and_errors_all_refuse() {
-        let fake = RecordingAuthority::answering(vec![
+        let fake = ScriptedAuthority::answering(vec![
             Ok(Answer::NotAuthorized),
             Ok(Answer::Challenge),
             Ok(Answer::Dismissed),
@@ -726,7 +737,7 @@ mod tests {
 
     #[test]
     fn a_client_that_is_not_a_local_process_is_denied_without_asking() {
-        let fake = RecordingAuthority::answering(vec![]);
+        let fake = ScriptedAuthority::answering(vec![]);
         let driver = PolkitDriver::new(Box::new(fake.clone()), "QEMU");
         let perm: Permission = "connect:getattr".parse().unwrap();
         let remote = Subject {
@@ -743,7 +754,7 @@ mod tests {
                 Decision::Deny
             );
         }
-        assert!(fake.queries.lock().unwrap().is_empty());
+        assert!(fake.queries().is_empty());
     }
 
     #[test]
@@ -773,13 +784,13 @@ mod tests {
             "org.libvirt.unix.manage"
         );
         // One authority behind an Arc serves both the driver and connection authentication.
-        let fake = Arc::new(RecordingAuthority::answering(vec![Ok(Answer::Authorized)]));
+        let fake = Arc::new(ScriptedAuthority::answering(vec![Ok(Answer::Authorized)]));
         let shared: Arc<dyn Authority> = fake.clone();
         assert_eq!(
             shared.check_authorization(&query).unwrap(),
             Answer::Authorized
         );
-        assert_eq!(fake.queries.lock().unwrap()[..], [query]);
+        assert_eq!(fake.queries()[..], [query]);
     }
 
     /// The shipped connection policy is what [`unix_policy_file`] generates; regenerate it with

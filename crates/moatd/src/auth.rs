@@ -178,38 +178,9 @@ fn unix_process(client: &PeerIdentity) -> Option<UnixProcess> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
-    use acl::polkit::{Interaction, Query};
+    use acl::polkit::{Interaction, ScriptedAuthority};
 
     use super::*;
-
-    /// Records queries and answers from a script.
-    #[derive(Debug, Default)]
-    struct ScriptedAuthority {
-        queries: Mutex<Vec<Query>>,
-        answers: Mutex<Vec<Result<Answer, String>>>,
-    }
-
-    impl ScriptedAuthority {
-        fn answering(answers: Vec<Result<Answer, String>>) -> Arc<Self> {
-            let fake = Self::default();
-            *fake.answers.lock().unwrap() = answers.into_iter().rev().collect();
-            Arc::new(fake)
-        }
-    }
-
-    impl Authority for ScriptedAuthority {
-        fn check_authorization(&self, query: &Query) -> Result<Answer, PolkitError> {
-            self.queries.lock().unwrap().push(query.clone());
-            self.answers
-                .lock()
-                .unwrap()
-                .pop()
-                .expect("scripted answer")
-                .map_err(PolkitError::Other)
-        }
-    }
 
     fn polkit_config(rw: AuthMode, ro: AuthMode) -> Config {
         Config {
@@ -260,7 +231,7 @@ mod tests {
             ScriptedAuthority::answering(vec![Ok(Answer::Authorized), Ok(Answer::Authorized)]);
         let auth = Authenticator::new(
             &polkit_config(AuthMode::Polkit, AuthMode::Polkit),
-            Some(fake.clone()),
+            Some(std::sync::Arc::new(fake.clone())),
         );
         assert_eq!(
             auth.authenticate_polkit(SocketKind::ReadWrite, &user())
@@ -272,7 +243,7 @@ mod tests {
                 .unwrap(),
             UnixAction::Monitor
         );
-        let queries = fake.queries.lock().unwrap();
+        let queries = fake.queries();
         assert_eq!(queries[0].action_id, "org.libvirt.unix.manage");
         assert_eq!(queries[1].action_id, "org.libvirt.unix.monitor");
         assert_eq!(
@@ -297,7 +268,7 @@ mod tests {
         ]);
         let auth = Authenticator::new(
             &polkit_config(AuthMode::Polkit, AuthMode::None),
-            Some(fake.clone()),
+            Some(std::sync::Arc::new(fake.clone())),
         );
         let mut errors = Vec::new();
         for _ in 0..4 {
@@ -323,7 +294,7 @@ mod tests {
         let fake = ScriptedAuthority::answering(vec![]);
         let auth = Authenticator::new(
             &polkit_config(AuthMode::Polkit, AuthMode::None),
-            Some(fake.clone()),
+            Some(std::sync::Arc::new(fake.clone())),
         );
         assert!(matches!(
             auth.authenticate_polkit(SocketKind::ReadOnly, &user()),
@@ -334,6 +305,6 @@ mod tests {
             auth.authenticate_polkit(SocketKind::ReadWrite, &no_start),
             Err(AuthError::NoProcess)
         ));
-        assert!(fake.queries.lock().unwrap().is_empty());
+        assert!(fake.queries().is_empty());
     }
 }
