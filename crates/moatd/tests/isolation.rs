@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -93,18 +92,6 @@ fn pid_of(daemon: &TestDaemon, name: &str) -> i32 {
         .unwrap()
 }
 
-/// The `Uid:`/`Gid:`, `NoNewPrivs`, `Seccomp` and `CapEff` lines of a process.
-fn proc_status(pid: i32) -> BTreeMap<String, String> {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .filter_map(|line| {
-            let (k, v) = line.split_once(':')?;
-            Some((k.to_owned(), v.trim().to_owned()))
-        })
-        .collect()
-}
-
 /// The dac label (`+UID:+GID`) of a running guest, from its live XML.
 fn dac_label(daemon: &TestDaemon, name: &str) -> String {
     let xml = ok(daemon.virsh(&["dumpxml", name]));
@@ -151,7 +138,7 @@ fn t1_to_t6_attacks_from_inside_a_guest_are_refused_by_the_kernel() {
     ok(daemon.virsh(&["start", "a"]));
     let a_pid = pid_of(&daemon, "a");
     let a_label = dac_label(&daemon, "a");
-    let a_status = proc_status(a_pid);
+    let a_status = proc_status(&a_pid.to_string());
     assert_ne!(
         a_status["Uid"].split_whitespace().next(),
         Some("0"),

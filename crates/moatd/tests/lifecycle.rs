@@ -5,32 +5,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::*;
 
-/// The test guest's kernel and initrd, built once (the script caches them).
-fn guest_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let out = root.join("target/test-guest");
-        let status = std::process::Command::new("bash")
-            .arg(root.join("scripts/test-guest/build.sh"))
-            .arg(&out)
-            .status()
-            .expect("cannot run scripts/test-guest/build.sh");
-        assert!(
-            status.success(),
-            "scripts/test-guest/build.sh failed ({status}): no test guest, so no lifecycle test"
-        );
-        out
-    })
-}
-
 fn guest_xml(name: &str, uuid: &str, serial: &Path) -> String {
-    let dir = guest_dir();
+    let dir = test_guest_dir();
     format!(
         "<domain type='qemu'>\n  <name>{name}</name>\n  <uuid>{uuid}</uuid>\n  \
          <memory unit='MiB'>256</memory>\n  <vcpu>1</vcpu>\n  <os>\n    \
@@ -93,18 +73,12 @@ fn start_pause_resume_shutdown_destroy() {
     // It booted fully confined: its own uid, no capabilities, no new privileges, seccomp, and
     // dominfo names the security model.
     let pid = std::fs::read_to_string(daemon.run_dir().join("qemu/g1.pid")).unwrap();
-    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(|v| v.split_whitespace().next().unwrap_or("").to_owned())
-            .unwrap()
-    };
-    assert_ne!(field("Uid:"), "0", "{status}");
-    assert_eq!(field("NoNewPrivs:"), "1", "{status}");
-    assert_eq!(field("Seccomp:"), "2", "{status}");
-    assert_eq!(field("CapEff:"), "0000000000000000", "{status}");
+    let status = proc_status(&pid);
+    let field = |name: &str| proc_field(&status, name.trim_end_matches(':'));
+    assert_ne!(field("Uid:"), "0", "{status:?}");
+    assert_eq!(field("NoNewPrivs:"), "1", "{status:?}");
+    assert_eq!(field("Seccomp:"), "2", "{status:?}");
+    assert_eq!(field("CapEff:"), "0000000000000000", "{status:?}");
     let info = ok(daemon.virsh(&["dominfo", "g1"]));
     assert!(info.contains("Security model: landlock"), "{info}");
     assert!(

@@ -13,7 +13,6 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -341,32 +340,13 @@ fn t13_spoofing_and_host_access_are_dropped() {
     assert_eq!(n, 0);
 }
 
-/// The test guest's kernel and initrd, built once (the script caches them).
-fn guest_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let out = root.join("target/test-guest");
-        let status = Command::new("bash")
-            .arg(root.join("scripts/test-guest/build.sh"))
-            .arg(&out)
-            .status()
-            .expect("cannot run scripts/test-guest/build.sh");
-        assert!(
-            status.success(),
-            "scripts/test-guest/build.sh failed ({status})"
-        );
-        out
-    })
-}
-
 fn guest_xml(name: &str, serial: &Path, network: &str) -> String {
     guest_xml_with(name, serial, network, "")
 }
 
 /// The test guest on `network`, with `more` devices after its first NIC.
 fn guest_xml_with(name: &str, serial: &Path, network: &str, more: &str) -> String {
-    let dir = guest_dir();
+    let dir = test_guest_dir();
     format!(
         "<domain type='qemu'><name>{name}</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>\
          <os><type arch='x86_64' machine='pc'>hvm</type><kernel>{d}/vmlinuz</kernel>\
@@ -443,16 +423,10 @@ fn t13_guest_gets_a_lease_and_rules_survive_restart() {
     ns.sh(&["ip", "link", "show", "dev", &bridge]);
     // dnsmasq runs unprivileged, without new privileges, and answers the network's records.
     let pid = std::fs::read_to_string(daemon.0.run_dir().join("networks/lab/dnsmasq.pid")).unwrap();
-    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(|v| v.split_whitespace().next().unwrap_or("").to_owned())
-            .unwrap()
-    };
-    assert_ne!(field("Uid:"), "0", "{status}");
-    assert_eq!(field("NoNewPrivs:"), "1", "{status}");
+    let status = proc_status(&pid);
+    let field = |name: &str| proc_field(&status, name.trim_end_matches(':'));
+    assert_ne!(field("Uid:"), "0", "{status:?}");
+    assert_eq!(field("NoNewPrivs:"), "1", "{status:?}");
     let query = "import socket\nq=b'\\x12\\x34\\x01\\x00\\x00\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x02db\\x00\\x00\\x01\\x00\\x01'\n\
                  s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.settimeout(3)\n\
                  s.sendto(q,('10.213.0.1',53))\nr=s.recv(512)\nprint(r[-4:]==bytes([10,213,0,77]))";

@@ -319,6 +319,49 @@ pub fn moatd_refuses_config(config: &str) -> (String, tempfile::TempDir) {
     (stderr(&out), dir)
 }
 
+/// The test guest's kernel and initrd (scripts/test-guest/build.sh), built once per test
+/// process; the script caches them in target/test-guest.
+pub fn test_guest_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let out = root.join("target/test-guest");
+        let status = Command::new("bash")
+            .arg(root.join("scripts/test-guest/build.sh"))
+            .arg(&out)
+            .status()
+            .expect("cannot run scripts/test-guest/build.sh");
+        assert!(
+            status.success(),
+            "scripts/test-guest/build.sh failed ({status}): no test guest"
+        );
+        out
+    })
+}
+
+/// The fields of `/proc/PID/status` (`"Uid"` → `"1000 1000 1000 1000"`, …).
+#[track_caller]
+pub fn proc_status(pid: &str) -> std::collections::BTreeMap<String, String> {
+    std::fs::read_to_string(format!("/proc/{}/status", pid.trim()))
+        .unwrap_or_else(|e| panic!("/proc/{}/status: {e}", pid.trim()))
+        .lines()
+        .filter_map(|line| {
+            let (k, v) = line.split_once(':')?;
+            Some((k.to_owned(), v.trim().to_owned()))
+        })
+        .collect()
+}
+
+/// The first word of a `/proc/PID/status` field (the real uid of `Uid`, say).
+#[track_caller]
+pub fn proc_field(status: &std::collections::BTreeMap<String, String>, name: &str) -> String {
+    status
+        .get(name)
+        .and_then(|v| v.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no {name} in {status:?}"))
+        .to_owned()
+}
+
 /// Writes `text` to a file in `dir` and returns its path.
 pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
