@@ -35,6 +35,7 @@
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
+use crate::format::escape;
 use crate::model::{MacAddr, Uuid};
 use crate::uuid::{generate_uuid, parse_uuid};
 
@@ -624,21 +625,6 @@ pub fn validate_network(net: &Network) -> Result<(), NetworkXmlError> {
         }
     }
     Ok(())
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\'' => out.push_str("&apos;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Formats a network as `virsh net-dumpxml` shows it.

@@ -8,6 +8,9 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+/// Escapes text for XML content and attributes (domxml's escaper).
+pub use domxml::format::escape;
+
 /// Node information as `NODE_GET_INFO` returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeInfo {
@@ -168,22 +171,6 @@ impl HostInfo {
             .map(|s| s.trim().to_lowercase())
             .filter(|s| uuid::Uuid::parse_str(s).is_ok())
     }
-}
-
-/// Escapes text for XML content and single-quoted attributes.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\'' => out.push_str("&apos;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn parse_mem_total(meminfo: &str) -> u64 {

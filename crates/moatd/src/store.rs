@@ -97,14 +97,7 @@ impl DomainStore {
             autostart,
         };
         for dir in [&store.domains, &store.autostart] {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(|source| StoreError::Dir {
-                    path: dir.clone(),
-                    source,
-                })?;
+            private_dir(dir)?;
         }
         Ok(store)
     }
@@ -194,6 +187,18 @@ fn read_bounded(path: &Path) -> Result<String, String> {
     }
     let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     String::from_utf8(bytes).map_err(|_| "not UTF-8".into())
+}
+
+/// Creates `dir` and its parents, mode 0700 (the daemon's own).
+pub(crate) fn private_dir(dir: &Path) -> Result<(), StoreError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| StoreError::Dir {
+            path: dir.to_owned(),
+            source,
+        })
 }
 
 /// Replaces `path` with `contents` so that a crash leaves the old or the new file whole.

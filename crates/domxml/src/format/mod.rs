@@ -393,6 +393,14 @@ fn seclabel(w: &mut Writer, label: &Seclabel, options: &FormatOptions) {
     );
 }
 
+/// Escapes `text` for element content and (single- or double-quoted) attribute values: the one
+/// escaper every XML writer of Moat's uses.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    writer::escape_into(&mut out, text, true);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -176,7 +176,7 @@ impl std::fmt::Write for Escaper<'_> {
     }
 }
 
-fn escape_into(out: &mut String, text: &str, attribute: bool) {
+pub(super) fn escape_into(out: &mut String, text: &str, attribute: bool) {
     let plain = |c: char| !matches!(c, '&' | '<' | '>' | '\r' | '\'' | '"' | '\n' | '\t');
     if text.chars().all(plain) {
         out.push_str(text);

@@ -26,6 +26,7 @@ use std::fmt;
 
 use roxmltree::{Document, Node, ParsingOptions};
 
+pub(crate) use crate::format::escape;
 use crate::limits::Limits;
 
 pub use pool::{format_pool, parse_pool, PoolDef, PoolSource, PoolStatus, PoolType};
@@ -189,22 +190,6 @@ fn permissions(node: Node<'_, '_>) -> Result<Option<Permissions>, StorageXmlErro
         owner: number("owner", 10)?,
         group: number("group", 10)?,
     }))
-}
-
-/// XML-escapes `text` for element content and attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\'' => out.push_str("&apos;"),
-            '"' => out.push_str("&quot;"),
-            _ => out.push(ch),
-        }
-    }
-    out
 }
 
 /// Writes `<permissions>` at `indent`.

@@ -12,10 +12,11 @@
 //! in a directory pool they are the files themselves.
 
 use std::fs;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-use crate::store::{remove_durably, write_atomic, SkippedFile, StoreError, DEFINITION_MAX_LEN};
+use crate::store::{
+    private_dir, remove_durably, write_atomic, SkippedFile, StoreError, DEFINITION_MAX_LEN,
+};
 
 /// A pool definition read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,14 +55,7 @@ impl PoolStore {
     /// Creates the directories (mode 0700).
     pub fn prepare(&self) -> Result<(), StoreError> {
         for dir in [&self.pools, &self.autostart, &self.active] {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(|source| StoreError::Dir {
-                    path: dir.clone(),
-                    source,
-                })?;
+            private_dir(dir)?;
         }
         Ok(())
     }
