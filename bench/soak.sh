@@ -4,9 +4,12 @@
 # loopback (UNIX sockets) only. Records throughput, latency percentiles, every unexpected error,
 # and moatd's RSS and open fds before and after; writes bench/runs/<date>-soak[-N]/summary.json.
 #
-#   bash bench/soak.sh [--clients N] [--seconds S] [--guests-per-client G]
+#   bash bench/soak.sh [--clients N] [--seconds S] [--guests-per-client G] [--debug] [--out DIR]
 #
-# Defaults: 8 clients, 120 s, 3 guests each. As root on Debian 12; installs what it needs.
+# Defaults: 8 clients, 120 s, 3 guests each, release build. `--debug` uses the debug build
+# (what the test command has just built; its short form runs there). Exits 1 when a client saw
+# an unexpected error, a guest was left running, or moatd holds more fds after than before.
+# As root on Debian 12; installs what it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
@@ -14,8 +17,12 @@ cd "$(dirname "$0")/.."
 CLIENTS=8
 SECONDS_RUN=120
 GUESTS=3
+PROFILE=release
+OUT=""
 while [ $# -gt 0 ]; do
     case "$1" in
+    --debug) PROFILE=debug; shift ;;
+    --out) OUT=$2; shift 2 ;;
     --clients) CLIENTS=$2; shift 2 ;;
     --seconds) SECONDS_RUN=$2; shift 2 ;;
     --guests-per-client) GUESTS=$2; shift 2 ;;
@@ -25,7 +32,11 @@ done
 
 ensure_packages "${BUILD_PACKAGES[@]}" libvirt-clients python3-libvirt qemu-system-x86
 ensure_rust
-cargo build --release --locked -p moatd -p jail
+if [ "$PROFILE" = release ]; then
+    cargo build --release --locked -p moatd -p jail
+else
+    cargo build --locked -p moatd -p jail
+fi
 
 WORK=$(mktemp -d /tmp/moat-soak.XXXXXX)
 IMAGES="$WORK/images"
@@ -51,7 +62,7 @@ for c in $(seq 0 $((CLIENTS - 1))); do
     done
 done
 
-target/release/moatd --run-dir "$WORK/run" --state-dir "$WORK/state" --config "$WORK/moatd.toml" \
+target/$PROFILE/moatd --run-dir "$WORK/run" --state-dir "$WORK/state" --config "$WORK/moatd.toml" \
     2>"$WORK/moatd.log" &
 MOATD=$!
 cleanup() {
@@ -91,8 +102,10 @@ sleep 2
 read -r RSS1 FD1 < <(sample)
 LEFT=$(ls "$WORK/run/qemu" | grep -c '\.pid$' || true)
 
-OUT=bench/runs/$(date +%F)-soak
-n=2; base=$OUT; while [ -e "$OUT" ]; do OUT=$base-$n; n=$((n + 1)); done
+if [ -z "$OUT" ]; then
+    OUT=bench/runs/$(date +%F)-soak
+    n=2; base=$OUT; while [ -e "$OUT" ]; do OUT=$base-$n; n=$((n + 1)); done
+fi
 mkdir -p "$OUT"
 /usr/bin/python3 - "$OUT" "$CLIENTS" "$SECONDS_RUN" "$RSS0" "$FD0" "$RSS1" "$FD1" "$PEAK" "$LEFT" "$WORK"/client-*.json <<'PY'
 import json, sys, statistics
@@ -121,5 +134,17 @@ summary = {
 with open(f"{out}/summary.json", "w") as f:
     json.dump(summary, f, indent=2)
 print(json.dumps(summary, indent=2))
+problems = []
+if errors:
+    problems.append(f"{sum(errors.values())} unexpected errors")
+if int(left):
+    problems.append(f"{left} guests left running")
+if int(fd1) > int(fd0):
+    problems.append(f"moatd holds {int(fd1) - int(fd0)} more fds than before")
+if not ops.get("start"):
+    problems.append("no guest was started")
+if problems:
+    print("soak: FAILED: " + "; ".join(problems))
+    sys.exit(1)
 PY
 echo "==> written $OUT/summary.json"

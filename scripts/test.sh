@@ -33,6 +33,9 @@ cargo test --workspace --locked
 step "threat table (DESIGN.md T1-T13)"
 python3 scripts/threats.py "$MOAT_THREAT_REPORT"
 
+step "soak, short form: 2 clients cycling real guests for 15 s (long form: bash bench/soak.sh)"
+bash bench/soak.sh --debug --clients 2 --seconds 15 --out target/soak
+
 step "cargo bench --no-run (benchmarks keep compiling)"
 cargo bench -p moat-bench --locked --no-run
 
