@@ -101,9 +101,10 @@ fn security_stack(
         None => security::KernelContext::probe()
             .map(|c| Box::new(c) as Box<dyn security::ProcessContext>),
     };
+    let landlock_abi = jail::landlock_abi();
     let host = security::HostSecurity {
         selinux,
-        landlock_abi: jail::landlock_abi(),
+        landlock_abi,
         proc_root: PathBuf::from("/proc"),
         passwd_root: PathBuf::from("/"),
     };
@@ -120,7 +121,7 @@ fn security_stack(
     tracing::info!(
         primary = stack.primary_model(),
         models = ?stack.models().iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
-        landlock_abi = ?jail::landlock_abi(),
+        landlock_abi = ?landlock_abi,
         "security drivers"
     );
     Ok((stack, fake))

@@ -243,7 +243,9 @@ pub struct Jail<'a> {
 impl Jail<'_> {
     /// The spec `moat-jail` applies (program, arguments and environment are the launch's).
     pub fn spec(&self) -> JailSpec {
-        let mut binds = jail::system_binds();
+        let system = jail::system_binds();
+        let emulator_in_system = system.iter().any(|b| self.emulator.starts_with(&b.path));
+        let mut binds = system;
         let mut landlock = LandlockRules::default();
         jail::system_landlock(&mut landlock);
         let mut bind = |path: &Path, writable: bool| {
@@ -256,10 +258,7 @@ impl Jail<'_> {
         };
         bind(self.run_dir, true);
         landlock.read_write.push(self.run_dir.to_owned());
-        if !jail::system_binds()
-            .iter()
-            .any(|b| self.emulator.starts_with(&b.path))
-        {
+        if !emulator_in_system {
             bind(self.emulator, false);
         }
         landlock.read_exec.push(self.emulator.to_owned());

@@ -310,15 +310,7 @@ impl StoragePools {
                     .map_err(StorageError::from)
             }
         };
-        if let Err(err) = made {
-            let _ = fs::remove_file(&path);
-            return Err(err);
-        }
-        Ok(VolumeRef {
-            pool: pool.to_owned(),
-            name: def.name.clone(),
-            path,
-        })
+        finish_new(pool, &def.name, path, made)
     }
 
     /// Creates a volume as a copy of `src` (`virStorageVolCreateXMLFrom`) with `qemu-img
@@ -350,15 +342,7 @@ impl StoragePools {
                     Ok(())
                 }
             });
-        if let Err(err) = result {
-            let _ = fs::remove_file(&path);
-            return Err(err);
-        }
-        Ok(VolumeRef {
-            pool: pool.to_owned(),
-            name: def.name.clone(),
-            path,
-        })
+        finish_new(pool, &def.name, path, result)
     }
 
     fn grow(&self, path: &Path, format: VolumeFormat, capacity: u64) -> Result<(), StorageError> {
@@ -473,6 +457,24 @@ impl StoragePools {
         let facts = self.volume_facts(&vol)?;
         Ok((vol.path, facts.image.format))
     }
+}
+
+/// The end of a volume creation: the new file is removed if filling it failed, else named.
+fn finish_new(
+    pool: &str,
+    name: &str,
+    path: PathBuf,
+    filled: Result<(), StorageError>,
+) -> Result<VolumeRef, StorageError> {
+    if let Err(err) = filled {
+        let _ = fs::remove_file(&path);
+        return Err(err);
+    }
+    Ok(VolumeRef {
+        pool: pool.to_owned(),
+        name: name.to_owned(),
+        path,
+    })
 }
 
 #[cfg(test)]
