@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 ensure_packages "${BUILD_PACKAGES[@]}" "${NETWORK_PACKAGES[@]}" libvirt-clients python3-libvirt \
     qemu-system-x86 qemu-utils dbus polkitd openssl iputils-ping util-linux
 ensure_rust
+# A fresh clone gains nothing from incremental builds; they only cost time and disk.
+export CARGO_INCREMENTAL=0
 
 step() { echo; echo "==> $*"; }
 
