@@ -131,9 +131,10 @@ impl AclAnnotation {
             .map(|r| r.permission)
     }
 
-    /// Whether a read-only connection may make the call: everything it needs is anonymous.
+    /// Whether a read-only connection may make the call: everything it needs is
+    /// [`Permission::read_only_safe`].
     pub fn read_only_allowed(&self, flags: u32) -> bool {
-        self.required(flags).all(Permission::is_anonymous)
+        self.required(flags).all(Permission::read_only_safe)
     }
 }
 

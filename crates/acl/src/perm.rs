@@ -261,6 +261,16 @@ impl Permission {
             || (self.object == ObjectType::Connect && self.name().starts_with("search_"))
     }
 
+    /// Whether a read-only connection may use it. libvirt enforces read-only connections with
+    /// `virCheckReadOnly` in the public API functions that change something, not through
+    /// permissions: so the anonymous permissions, plus `storage_pool:search_storage_vols`,
+    /// whose calls (`virStoragePoolListAllVolumes`, `…NumOfVolumes`, `…ListVolumes`) make no
+    /// such check and so work read-only in libvirt.
+    pub fn read_only_safe(self) -> bool {
+        self.is_anonymous()
+            || (self.object == ObjectType::StoragePool && self.name() == "search_storage_vols")
+    }
+
     /// The polkit action id (`org.libvirt.api.domain.read-secure`).
     pub fn polkit_action(self) -> String {
         format!(
@@ -320,6 +330,10 @@ mod tests {
             .parse::<Permission>()
             .unwrap()
             .is_anonymous());
+        let p: Permission = "storage_pool:search_storage_vols".parse().unwrap();
+        assert!(!p.is_anonymous() && p.read_only_safe());
+        let p: Permission = "storage_vol:data_read".parse().unwrap();
+        assert!(!p.read_only_safe());
     }
 
     #[test]

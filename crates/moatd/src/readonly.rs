@@ -5,7 +5,9 @@
 //!
 //! The rule is derived from each procedure's ACL annotation in the procedure table rather than
 //! kept as a second list: a call is allowed read-only when every permission it needs, given its
-//! flags, is one libvirt marks anonymous (`getattr`, `read`, and `connect:search_*`). So
+//! flags, is one libvirt marks anonymous (`getattr`, `read`, and `connect:search_*`) or one whose
+//! calls libvirt leaves open to read-only connections (`storage_pool:search_storage_vols`:
+//! listing a pool's volumes; see [`acl::Permission::read_only_safe`]). So
 //! `DOMAIN_GET_XML_DESC` is allowed, but not with `VIR_DOMAIN_XML_SECURE`, whose rule asks for
 //! `read_secure`. A condition that cannot be evaluated counts as met, which can only deny more.
 
@@ -65,6 +67,9 @@ mod tests {
             P::NodeGetInfo,
             P::ConnectGetCapabilities,
             P::ConnectClose,
+            P::StoragePoolListAllVolumes,
+            P::StoragePoolNumOfVolumes,
+            P::StoragePoolListVolumes,
         ] {
             assert!(allowed(*p, 0), "{p:?} should be read-only safe");
         }
@@ -77,6 +82,9 @@ mod tests {
             P::DomainCreate,
             P::DomainDestroy,
             P::DomainSuspend,
+            P::StorageVolCreateXml,
+            P::StorageVolDelete,
+            P::StoragePoolBuild,
         ] {
             assert!(!allowed(*p, 0), "{p:?} must be refused read-only");
         }

@@ -282,10 +282,18 @@ fn read_only_and_ungranted_clients_are_refused() {
         &["vol-delete", "v.img", "--pool", "mine-1"],
     ));
     assert!(err.contains("read only"), "{err}");
-    // Reading is fine; listing volumes needs storage_pool:search_storage_vols, which libvirt
-    // does not mark anonymous, so read-only connections may not (see readonly.rs).
+    // Reading is fine, and so is listing a pool's volumes: libvirt's
+    // virStoragePoolListAllVolumes makes no read-only check (see readonly.rs).
     let listed = ok(daemon.virsh_ro(&["pool-list", "--all", "--name"]));
     assert!(listed.contains("mine-1"), "{listed}");
+    let vols = ok(daemon.virsh_ro(&["vol-list", "mine-1", "--details"]));
+    assert!(vols.contains("v.img"), "{vols}");
+    let vols = ok(virsh(
+        &daemon.uri_ro_socket(),
+        false,
+        &["vol-list", "mine-1", "--name"],
+    ));
+    assert_eq!(vols.trim(), "v.img");
     let info = ok(daemon.virsh_ro(&["vol-info", "v.img", "--pool", "mine-1"]));
     assert_eq!(field(&info, "Capacity"), "1.00 MiB");
 

@@ -31,7 +31,7 @@ use crate::limits::Limits;
 
 pub use pool::{format_pool, parse_pool, PoolDef, PoolSource, PoolStatus, PoolType};
 pub use volume::{
-    format_volume, parse_volume, BackingStore, VolumeDef, VolumeFormat, VolumeStatus,
+    format_volume, parse_volume, BackingStore, VolumeDef, VolumeFormat, VolumeStatus, VolumeType,
 };
 
 /// Where and why storage XML was refused.

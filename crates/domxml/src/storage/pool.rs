@@ -128,6 +128,17 @@ pub fn parse_pool(text: &str) -> Result<PoolDef, StorageXmlError> {
 
 fn pool_source(node: Node<'_, '_>) -> Result<PoolSource, StorageXmlError> {
     let name = child_text(node, "name")?;
+    if let Some(format) = child(node, "format") {
+        match format.attribute("type") {
+            None | Some("auto" | "lvm2") => {}
+            Some(other) => {
+                return Err(error_at(
+                    format,
+                    format!("pool source format '{other}' is not supported (Moat knows lvm2)"),
+                ))
+            }
+        }
+    }
     if let Some(vg) = &name {
         check_name("volume group", vg).map_err(|m| error_at(node, m))?;
     }
@@ -186,6 +197,9 @@ pub fn format_pool(def: &PoolDef, uuid: &Uuid, status: &PoolStatus) -> String {
         if let Some(name) = &def.source.name {
             out.push_str(&format!("    <name>{}</name>\n", escape(name)));
         }
+        if def.kind == PoolType::Logical {
+            out.push_str("    <format type='lvm2'/>\n");
+        }
         out.push_str("  </source>\n");
     }
     out.push_str("  <target>\n");
@@ -235,6 +249,7 @@ mod tests {
         );
         let text = format_pool(&def, &Uuid::nil(), &PoolStatus::default());
         assert!(text.contains("<mode>0711</mode>"));
+        assert!(text.contains("<format type='lvm2'/>"), "{text}");
         assert_eq!(parse_pool(&text).unwrap().source, def.source);
     }
 

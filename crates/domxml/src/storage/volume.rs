@@ -59,9 +59,30 @@ pub struct VolumeDef {
     pub permissions: Option<Permissions>,
 }
 
+/// What a volume is on the host (`virStorageVolType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VolumeType {
+    /// A file (`dir` pools).
+    File = 0,
+    /// A block device (an LVM logical volume).
+    Block = 1,
+}
+
+impl VolumeType {
+    /// The `type` attribute of `<volume>`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VolumeType::File => "file",
+            VolumeType::Block => "block",
+        }
+    }
+}
+
 /// A volume as it is on disk, for `virsh vol-dumpxml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VolumeStatus {
+    /// File or block device.
+    pub kind: VolumeType,
     /// Name.
     pub name: String,
     /// Key (for directory pools, the path).
@@ -147,7 +168,7 @@ fn format_attr(node: roxmltree::Node<'_, '_>) -> Result<VolumeFormat, StorageXml
 
 /// Writes volume XML as `virsh vol-dumpxml` shows it.
 pub fn format_volume(vol: &VolumeStatus) -> String {
-    let mut out = String::from("<volume type='file'>\n");
+    let mut out = format!("<volume type='{}'>\n", vol.kind.as_str());
     out.push_str(&format!("  <name>{}</name>\n", escape(&vol.name)));
     out.push_str(&format!("  <key>{}</key>\n", escape(&vol.key)));
     out.push_str("  <source>\n  </source>\n");
@@ -202,6 +223,7 @@ mod tests {
     #[test]
     fn formatted_status_parses_back() {
         let status = VolumeStatus {
+            kind: VolumeType::File,
             name: "a&b.img".into(),
             key: "/p/a&b.img".into(),
             path: "/p/a&b.img".into(),

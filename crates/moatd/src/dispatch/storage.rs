@@ -20,9 +20,6 @@ use crate::driver::storage::{PoolFilter, PoolSummary, StorageError};
 use crate::driver::{Driver, DriverError};
 use crate::errors;
 
-/// `virStorageVolType` of a file volume.
-const VOL_TYPE_FILE: i8 = 0;
-
 fn wire_pool(pool: &PoolSummary) -> NonnullStoragePool {
     NonnullStoragePool {
         name: pool.name.clone(),
@@ -196,13 +193,13 @@ fn pool_object(pool: &PoolSummary) -> Value {
 }
 
 fn vol_object(vol: &VolumeRef) -> Value {
-    json!({"pool": vol.pool, "volume": vol.name, "path": vol.key()})
+    json!({"pool": vol.pool, "volume": vol.name, "path": vol.path_text()})
 }
 
 fn vol_info(d: &Driver, vol: &VolumeRef) -> Result<StorageVolGetInfoRet, Failure> {
     let facts = d.storage().volume_facts(vol).map_err(storage)?;
     Ok(StorageVolGetInfoRet {
-        vol_type: VOL_TYPE_FILE,
+        vol_type: facts.kind as i8,
         capacity: facts.capacity,
         allocation: facts.allocation,
     })
@@ -554,7 +551,7 @@ pub fn route(procedure: RemoteProcedure) -> Option<Handler> {
         R::StorageVolLookupByKey => |d, ctx, c| {
             run::<p::StorageVolLookupByKey>(c, |args| {
                 Ok(StorageVolLookupByKeyRet {
-                    vol: ctx.found_vol(d, c.procedure, d.storage().volume_by_path(&args.key))?,
+                    vol: ctx.found_vol(d, c.procedure, d.storage().volume_by_key(&args.key))?,
                 })
             })
         },
@@ -593,7 +590,9 @@ pub fn route(procedure: RemoteProcedure) -> Option<Handler> {
         R::StorageVolGetPath => |d, ctx, c| {
             run::<p::StorageVolGetPath>(c, |args| {
                 let vol = ctx.vol(d, c.procedure, &args.vol, 0)?;
-                Ok(StorageVolGetPathRet { name: vol.key() })
+                Ok(StorageVolGetPathRet {
+                    name: vol.path_text(),
+                })
             })
         },
         _ => return None,

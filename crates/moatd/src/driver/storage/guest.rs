@@ -1,7 +1,8 @@
 //! Guest disks that name a pool volume (`<disk type='volume'><source pool=… volume=…/>`).
 //!
-//! Before a guest starts, each such disk becomes the file disk it stands for: the volume's
-//! path, and its format as the driver type unless the definition gives one. The stored
+//! Before a guest starts, each such disk becomes the disk it stands for: a file disk with the
+//! volume's path, or a block disk with `/dev/VG/LV` for a `logical` pool's volume, and its
+//! format as the driver type unless the definition gives one. The stored
 //! definition keeps the volume form. A qcow2 volume's backing chain, read from the image
 //! headers (at most [`MAX_CHAIN`] layers), becomes the disk's `<backingStore>` when the
 //! definition declares none, because QEMU is only given the layers the definition lists. The
@@ -14,7 +15,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use domxml::model::{BackingStore, DiskSource, DiskType};
-use domxml::storage::VolumeFormat;
+use domxml::storage::{VolumeFormat, VolumeType};
 use domxml::Domain;
 
 use super::image::{probe, ImageInfo, PROBE_LEN};
@@ -40,11 +41,14 @@ impl StoragePools {
                     "disk {target} names no pool and volume"
                 )));
             };
-            let (path, format) = self.disk_file(&pool, &volume)?;
+            let (path, format, kind) = self.disk_file(&pool, &volume)?;
             source.path = Some(path.to_string_lossy().into_owned());
             source.pool = None;
             source.volume = None;
-            disk.kind = DiskType::File;
+            disk.kind = match kind {
+                VolumeType::File => DiskType::File,
+                VolumeType::Block => DiskType::Block,
+            };
             let driver = disk.driver.get_or_insert_with(Default::default);
             if driver.format.is_none() {
                 driver.format = Some(format.as_str().to_owned());

@@ -155,16 +155,37 @@ impl QemuImg {
         src: (&Path, VolumeFormat),
         dst: (&Path, VolumeFormat),
     ) -> Result<(), QemuImgError> {
-        let args: Vec<&OsStr> = vec![
-            "convert".as_ref(),
-            "-q".as_ref(),
+        self.convert_with(src, dst, false)
+    }
+
+    /// `qemu-img convert -n …`: into an existing image or device (a logical volume), which
+    /// qemu-img then neither creates nor truncates.
+    pub fn convert_into_existing(
+        &self,
+        src: (&Path, VolumeFormat),
+        dst: (&Path, VolumeFormat),
+    ) -> Result<(), QemuImgError> {
+        self.convert_with(src, dst, true)
+    }
+
+    fn convert_with(
+        &self,
+        src: (&Path, VolumeFormat),
+        dst: (&Path, VolumeFormat),
+        existing: bool,
+    ) -> Result<(), QemuImgError> {
+        let mut args: Vec<&OsStr> = vec!["convert".as_ref(), "-q".as_ref()];
+        if existing {
+            args.push("-n".as_ref());
+        }
+        args.extend::<[&OsStr; 6]>([
             "-f".as_ref(),
             src.1.as_str().as_ref(),
             "-O".as_ref(),
             dst.1.as_str().as_ref(),
             src.0.as_os_str(),
             dst.0.as_os_str(),
-        ];
+        ]);
         self.run("convert into", dst.0, &args)
     }
 

@@ -1,10 +1,11 @@
 //! Storage pools and volumes (guide 2.2: a central image store).
 //!
 //! [`StoragePools`] holds every pool known to the daemon: persistent ones (defined, stored in
-//! [`store::PoolStore`]) and transient ones (created from XML, gone when destroyed). Only `dir`
-//! pools are implemented: a directory whose regular files are the volumes ([`volume`]). Pool
-//! state is a small machine: defined (inactive) → built (directory exists) → active → inactive;
-//! volumes can only be seen or changed in an active pool.
+//! [`store::PoolStore`]) and transient ones (created from XML, gone when destroyed). A `dir`
+//! pool is a directory whose regular files are the volumes ([`volume`]); a `logical` pool is an
+//! LVM volume group whose logical volumes are the volumes ([`logical`], run through [`lvm`]).
+//! Pool state is a small machine: defined (inactive) → built (directory or volume group exists)
+//! → active → inactive; volumes can only be seen or changed in an active pool.
 //!
 //! Volume names are file names: [`domxml::storage::check_name`] refuses `/`, `.`, `..` and NUL,
 //! files are created with `O_EXCL|O_NOFOLLOW`, and a symlink in a pool is a volume only when
@@ -13,6 +14,8 @@
 
 mod guest;
 pub mod image;
+pub mod logical;
+pub mod lvm;
 pub mod store;
 pub mod volume;
 
@@ -30,6 +33,8 @@ use uuid::Uuid;
 
 use crate::store::{SkippedFile, StoreError};
 use image::{QemuImg, QemuImgError};
+use logical::Overwrite;
+use lvm::{Lvm, LvmError};
 use store::PoolStore;
 
 /// The name of the pool made on first start.
@@ -49,9 +54,14 @@ pub enum PoolState {
 /// `VIR_STORAGE_POOL_CREATE_WITH_BUILD` (also accepted by `virStoragePoolCreateXML`).
 pub const CREATE_WITH_BUILD: u32 = 1;
 /// `VIR_STORAGE_POOL_BUILD_NO_OVERWRITE`/`OVERWRITE` and `CREATE_WITH_BUILD_(NO_)OVERWRITE`:
-/// a directory is never formatted, so these change nothing.
-const BUILD_OVERWRITE_BITS: u32 = 4 | 8;
-const CREATE_OVERWRITE_BITS: u32 = 2 | 4;
+/// a directory is never formatted, so these change nothing for `dir` pools; a `logical` pool's
+/// devices are only overwritten with `OVERWRITE`.
+const BUILD_OVERWRITE_BITS: u32 = logical::BUILD_NO_OVERWRITE | logical::BUILD_OVERWRITE;
+/// `VIR_STORAGE_POOL_CREATE_WITH_BUILD_OVERWRITE`.
+const CREATE_WITH_BUILD_OVERWRITE: u32 = 2;
+/// `VIR_STORAGE_POOL_CREATE_WITH_BUILD_NO_OVERWRITE`.
+const CREATE_WITH_BUILD_NO_OVERWRITE: u32 = 4;
+const CREATE_OVERWRITE_BITS: u32 = CREATE_WITH_BUILD_OVERWRITE | CREATE_WITH_BUILD_NO_OVERWRITE;
 /// `VIR_STORAGE_XML_INACTIVE`.
 pub const XML_INACTIVE: u32 = 1;
 
@@ -120,6 +130,9 @@ pub enum StorageError {
     /// qemu-img failed.
     #[error(transparent)]
     QemuImg(#[from] QemuImgError),
+    /// An LVM tool failed.
+    #[error(transparent)]
+    Lvm(#[from] LvmError),
 }
 
 impl StorageError {
@@ -246,6 +259,7 @@ pub struct StoragePools {
     /// one file name.
     changes: Mutex<()>,
     qemu_img: QemuImg,
+    lvm: Lvm,
 }
 
 /// What [`StoragePools::load`] found.
@@ -268,6 +282,7 @@ impl StoragePools {
             store: PoolStore::new(state_dir, run_dir),
             changes: Mutex::new(()),
             qemu_img: QemuImg::default(),
+            lvm: Lvm::default(),
         }
     }
 
@@ -422,11 +437,8 @@ impl StoragePools {
 
     /// The UUID a definition gets, and refuses clashes with other pools (name, UUID, target).
     fn check_define(&self, def: &PoolDef) -> Result<(Uuid, Option<PoolObject>), StorageError> {
-        if def.kind != PoolType::Dir {
-            return Err(StorageError::Unsupported(format!(
-                "pool type '{}' is not supported yet (Moat implements dir pools)",
-                def.kind.as_str()
-            )));
+        if def.kind == PoolType::Logical {
+            logical::check_logical_def(def)?;
         }
         if def.name.starts_with('.') {
             return Err(StorageError::InvalidName(format!(
@@ -515,9 +527,9 @@ impl StoragePools {
         }
         def.uuid = Some(uuid);
         if flags & CREATE_WITH_BUILD != 0 {
-            build_dir(&def)?;
+            self.build_any(&def, create_overwrite(flags)?)?;
         }
-        check_dir(&def)?;
+        self.activate(&def)?;
         let object = PoolObject {
             def,
             uuid,
@@ -544,9 +556,11 @@ impl StoragePools {
         Ok(())
     }
 
-    /// Makes the pool's directory (and its parents) with the pool's permissions.
+    /// Makes the pool's directory (and its parents) with the pool's permissions, or its
+    /// volume group on its devices.
     pub fn build(&self, name: &str, flags: u32) -> Result<(), StorageError> {
         check_flags(flags, BUILD_OVERWRITE_BITS, "virStoragePoolBuild")?;
+        let overwrite = Overwrite::from_build_flags(flags)?;
         let _changes = self.lock_changes();
         let pool = self.get(name)?;
         if pool.active {
@@ -554,7 +568,30 @@ impl StoragePools {
                 "storage pool '{name}' is already active"
             )));
         }
-        build_dir(&pool.def)
+        self.build_any(&pool.def, overwrite)
+    }
+
+    fn build_any(&self, def: &PoolDef, overwrite: Overwrite) -> Result<(), StorageError> {
+        match def.kind {
+            PoolType::Dir => build_dir(def),
+            PoolType::Logical => self.build_logical(def, overwrite),
+        }
+    }
+
+    /// What starting a pool takes: its directory must exist, or its volume group is activated.
+    fn activate(&self, def: &PoolDef) -> Result<(), StorageError> {
+        match def.kind {
+            PoolType::Dir => check_dir(def),
+            PoolType::Logical => self.start_logical(def),
+        }
+    }
+
+    /// Live sizes of an active pool.
+    fn status(&self, def: &PoolDef) -> Result<PoolStatus, StorageError> {
+        match def.kind {
+            PoolType::Dir => fs_status(Path::new(&def.target)),
+            PoolType::Logical => self.logical_status(def),
+        }
     }
 
     /// Starts a pool: its directory must exist.
@@ -572,9 +609,9 @@ impl StoragePools {
             )));
         }
         if flags & CREATE_WITH_BUILD != 0 {
-            build_dir(&pool.def)?;
+            self.build_any(&pool.def, create_overwrite(flags)?)?;
         }
-        check_dir(&pool.def)?;
+        self.activate(&pool.def)?;
         if pool.persistent {
             self.store.set_active(name, true)?;
         }
@@ -592,6 +629,9 @@ impl StoragePools {
             return Err(StorageError::InvalidState(format!(
                 "storage pool '{name}' is not active"
             )));
+        }
+        if pool.def.kind == PoolType::Logical {
+            self.stop_logical(&pool.def)?;
         }
         if pool.persistent {
             self.store.set_active(name, false)?;
@@ -617,15 +657,23 @@ impl StoragePools {
                 "storage pool '{name}' is still active"
             )));
         }
-        let dir = Path::new(&pool.def.target);
-        fs::remove_dir(dir).map_err(StorageError::io("remove the pool directory", dir))
+        match pool.def.kind {
+            PoolType::Dir => {
+                let dir = Path::new(&pool.def.target);
+                fs::remove_dir(dir).map_err(StorageError::io("remove the pool directory", dir))
+            }
+            PoolType::Logical => self.delete_logical(&pool.def),
+        }
     }
 
     /// Checks that an active pool's directory is still there (volumes are read live).
     pub fn refresh(&self, name: &str, flags: u32) -> Result<(), StorageError> {
         check_flags(flags, 0, "virStoragePoolRefresh")?;
         let pool = self.active(name)?;
-        check_dir(&pool.def)
+        match pool.def.kind {
+            PoolType::Dir => check_dir(&pool.def),
+            PoolType::Logical => self.logical_status(&pool.def).map(drop),
+        }
     }
 
     /// State and sizes, from the file system holding the directory.
@@ -639,7 +687,7 @@ impl StoragePools {
         }
         Ok(PoolInfo {
             state: PoolState::Running,
-            status: fs_status(Path::new(&pool.def.target))?,
+            status: self.status(&pool.def)?,
         })
     }
 
@@ -648,7 +696,7 @@ impl StoragePools {
         check_flags(flags, XML_INACTIVE, "virStoragePoolGetXMLDesc")?;
         let pool = self.get(name)?;
         let status = if pool.active && flags & XML_INACTIVE == 0 {
-            fs_status(Path::new(&pool.def.target))?
+            self.status(&pool.def)?
         } else {
             PoolStatus::default()
         };
@@ -682,6 +730,11 @@ impl StoragePools {
         }
     }
 
+    /// Every active pool.
+    fn active_pools(&self) -> Vec<PoolObject> {
+        self.read().values().filter(|p| p.active).cloned().collect()
+    }
+
     /// Active pools with their canonical target directories.
     fn active_targets(&self) -> Vec<(String, PathBuf)> {
         self.read()
@@ -695,6 +748,18 @@ impl StoragePools {
             })
             .collect()
     }
+}
+
+/// The overwrite choice of `CREATE_WITH_BUILD_(NO_)OVERWRITE`.
+fn create_overwrite(flags: u32) -> Result<Overwrite, StorageError> {
+    let mut build = 0;
+    if flags & CREATE_WITH_BUILD_OVERWRITE != 0 {
+        build |= logical::BUILD_OVERWRITE;
+    }
+    if flags & CREATE_WITH_BUILD_NO_OVERWRITE != 0 {
+        build |= logical::BUILD_NO_OVERWRITE;
+    }
+    Overwrite::from_build_flags(build)
 }
 
 /// `path` with symlinks resolved, or as given when it does not exist.

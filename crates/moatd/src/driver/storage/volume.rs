@@ -5,18 +5,21 @@
 //! directory, new files are opened `O_CREAT|O_EXCL|O_NOFOLLOW`, and a symlink counts as a
 //! volume only when it resolves to a regular file inside the pool's directory, so no call can
 //! reach a file outside the pool. Raw volumes are made and resized with `ftruncate` (sparse);
-//! qcow2 volumes, clones and qcow2 resizes go through `qemu-img`.
+//! qcow2 volumes, clones and qcow2 resizes go through `qemu-img`. Each public call hands a
+//! `logical` pool's volumes to [`super::logical`].
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use domxml::storage::{
-    check_name, format_volume, BackingStore, Permissions, VolumeDef, VolumeFormat, VolumeStatus,
+    check_name, format_volume, BackingStore, Permissions, PoolType, VolumeDef, VolumeFormat,
+    VolumeStatus, VolumeType,
 };
 
 use super::image::{probe, ImageInfo, PROBE_LEN};
+use super::logical::zero_range;
 use super::{canonical_or_same, check_flags, fs_status, PoolObject, StorageError, StoragePools};
 
 /// `VIR_STORAGE_VOL_RESIZE_DELTA`.
@@ -25,22 +28,38 @@ pub const RESIZE_DELTA: u32 = 2;
 pub const RESIZE_SHRINK: u32 = 4;
 /// Mode of a new volume when its XML gives none (libvirt's default).
 pub const VOLUME_MODE: u32 = 0o600;
-const WIPE_CHUNK: usize = 1024 * 1024;
 
 /// A volume as the protocol names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VolumeRef {
     /// The pool's name.
     pub pool: String,
-    /// The volume's name (its file name).
+    /// The volume's name (its file name, or LV name).
     pub name: String,
-    /// Its path, which is also its key.
+    /// Its path (`/dev/VG/LV` for a logical volume).
     pub path: PathBuf,
+    /// Its key: the path for a file, the LV UUID for a logical volume (as libvirt).
+    pub key: String,
 }
 
 impl VolumeRef {
-    /// The key (the path, as text).
+    /// A file volume, whose key is its path.
+    fn file(pool: &str, name: &str, path: PathBuf) -> Self {
+        Self {
+            pool: pool.to_owned(),
+            name: name.to_owned(),
+            key: path.to_string_lossy().into_owned(),
+            path,
+        }
+    }
+
+    /// The key.
     pub fn key(&self) -> String {
+        self.key.clone()
+    }
+
+    /// The path, as text.
+    pub fn path_text(&self) -> String {
         self.path.to_string_lossy().into_owned()
     }
 }
@@ -56,6 +75,8 @@ pub struct VolumeFacts {
     pub image: ImageInfo,
     /// Mode, owner and group.
     pub permissions: Permissions,
+    /// File or block device.
+    pub kind: VolumeType,
 }
 
 /// The file `name` in the pool directory `dir` (canonical in `real_dir`), if it is a volume.
@@ -92,6 +113,12 @@ impl StoragePools {
     /// The volumes of an active pool, by name.
     pub fn volumes(&self, pool: &str) -> Result<Vec<VolumeRef>, StorageError> {
         let object = self.active(pool)?;
+        if object.def.kind == PoolType::Logical {
+            let mut found = self.lv_volumes(&object)?;
+            found.sort_by(|a, b| a.name.cmp(&b.name));
+            found.truncate(rpc::types::STORAGE_VOL_LIST_MAX as usize);
+            return Ok(found);
+        }
         let dir = PathBuf::from(&object.def.target);
         let real = canonical_or_same(&dir);
         let entries =
@@ -101,11 +128,7 @@ impl StoragePools {
             .filter_map(|entry| {
                 let name = entry.file_name().into_string().ok()?;
                 let path = resolve_in(pool, &dir, &real, &name).ok()?;
-                Some(VolumeRef {
-                    pool: pool.to_owned(),
-                    name,
-                    path,
-                })
+                Some(VolumeRef::file(pool, &name, path))
             })
             .collect();
         found.sort_by(|a, b| a.name.cmp(&b.name));
@@ -116,12 +139,26 @@ impl StoragePools {
     /// The volume `name` of the active pool `pool`.
     pub fn volume(&self, pool: &str, name: &str) -> Result<VolumeRef, StorageError> {
         let object = self.active(pool)?;
+        if object.def.kind == PoolType::Logical {
+            return self.lv_volume(&object, name);
+        }
         let dir = PathBuf::from(&object.def.target);
         let path = resolve_in(pool, &dir, &canonical_or_same(&dir), name)?;
-        Ok(VolumeRef {
-            pool: pool.to_owned(),
-            name: name.to_owned(),
-            path,
+        Ok(VolumeRef::file(pool, name, path))
+    }
+
+    /// The volume whose key is `key`: a logical volume's UUID, or a file volume's path.
+    pub fn volume_by_key(&self, key: &str) -> Result<VolumeRef, StorageError> {
+        if !key.starts_with('/') {
+            return self.lv_by_key(key).ok_or_else(|| StorageError::NoVolume {
+                what: format!("key '{key}'"),
+            });
+        }
+        self.volume_by_path(key).map_err(|err| match err {
+            StorageError::NoVolume { .. } => StorageError::NoVolume {
+                what: format!("key '{key}'"),
+            },
+            other => other,
         })
     }
 
@@ -150,6 +187,10 @@ impl StoragePools {
 
     /// Size, allocation, format and ownership of a volume.
     pub fn volume_facts(&self, vol: &VolumeRef) -> Result<VolumeFacts, StorageError> {
+        let object = self.active(&vol.pool)?;
+        if object.def.kind == PoolType::Logical {
+            return self.lv_facts(&object, vol);
+        }
         let mut file = File::open(&vol.path).map_err(StorageError::io("open", &vol.path))?;
         let meta = file
             .metadata()
@@ -169,6 +210,7 @@ impl StoragePools {
                 owner: Some(meta.uid()),
                 group: Some(meta.gid()),
             },
+            kind: VolumeType::File,
         })
     }
 
@@ -180,9 +222,10 @@ impl StoragePools {
             path: path.clone(),
         });
         Ok(format_volume(&VolumeStatus {
+            kind: facts.kind,
             name: vol.name.clone(),
             key: vol.key(),
-            path: vol.key(),
+            path: vol.path_text(),
             capacity: facts.capacity,
             allocation: facts.allocation,
             format: facts.image.format,
@@ -256,6 +299,9 @@ impl StoragePools {
         check_flags(flags, 0, "virStorageVolCreateXML")?;
         let _changes = self.lock_changes();
         let object = self.active(pool)?;
+        if object.def.kind == PoolType::Logical {
+            return self.create_lv(&object, def);
+        }
         let backing = match &def.backing {
             None => None,
             Some(b) => {
@@ -326,6 +372,9 @@ impl StoragePools {
         let _changes = self.lock_changes();
         let object = self.active(pool)?;
         let facts = self.volume_facts(src)?;
+        if object.def.kind == PoolType::Logical {
+            return self.clone_into_lv(&object, def, src, &facts);
+        }
         let format = def.format.unwrap_or(facts.image.format);
         let capacity = def.capacity.unwrap_or(facts.capacity).max(facts.capacity);
         self.check_fits(&object, &def.name, capacity)?;
@@ -361,6 +410,10 @@ impl StoragePools {
     pub fn delete_volume(&self, vol: &VolumeRef, flags: u32) -> Result<(), StorageError> {
         check_flags(flags, 0, "virStorageVolDelete")?;
         let _changes = self.lock_changes();
+        let object = self.active(&vol.pool)?;
+        if object.def.kind == PoolType::Logical {
+            return self.delete_lv(&object, vol);
+        }
         let vol = self.volume(&vol.pool, &vol.name)?;
         fs::remove_file(&vol.path).map_err(StorageError::io("remove the volume", &vol.path))
     }
@@ -370,6 +423,10 @@ impl StoragePools {
     pub fn wipe_volume(&self, vol: &VolumeRef, flags: u32) -> Result<(), StorageError> {
         check_flags(flags, 0, "virStorageVolWipe")?;
         let _changes = self.lock_changes();
+        let object = self.active(&vol.pool)?;
+        if object.def.kind == PoolType::Logical {
+            return self.wipe_lv(&object, vol);
+        }
         let vol = self.volume(&vol.pool, &vol.name)?;
         let facts = self.volume_facts(&vol)?;
         match facts.image.format {
@@ -378,15 +435,7 @@ impl StoragePools {
                     .write(true)
                     .open(&vol.path)
                     .map_err(StorageError::io("open for wiping", &vol.path))?;
-                let zeros = vec![0u8; WIPE_CHUNK];
-                let mut left = facts.capacity;
-                while left > 0 {
-                    let n = usize::try_from(left).unwrap_or(WIPE_CHUNK).min(WIPE_CHUNK);
-                    file.write_all(&zeros[..n])
-                        .map_err(StorageError::io("wipe", &vol.path))?;
-                    left -= n as u64;
-                }
-                file.sync_all().map_err(StorageError::io("wipe", &vol.path))
+                zero_range(&mut file, &vol.path, 0, facts.capacity)
             }
             VolumeFormat::Qcow2 => {
                 let backing = facts.image.backing.as_deref().map(PathBuf::from);
@@ -436,6 +485,9 @@ impl StoragePools {
                 "can't expand capacity with the shrink flag".into(),
             ));
         }
+        if object.def.kind == PoolType::Logical {
+            return self.resize_lv(&object, &vol, wanted, wanted < current);
+        }
         self.check_fits(&object, &vol.name, wanted)?;
         match facts.image.format {
             VolumeFormat::Raw => self.grow(&vol.path, VolumeFormat::Raw, wanted),
@@ -447,15 +499,21 @@ impl StoragePools {
         }
     }
 
-    /// The file and format a guest disk `<source pool=… volume=…>` stands for.
+    /// The file (or block device) and format a guest disk `<source pool=… volume=…>` stands
+    /// for.
     pub fn disk_file(
         &self,
         pool: &str,
         volume: &str,
-    ) -> Result<(PathBuf, VolumeFormat), StorageError> {
+    ) -> Result<(PathBuf, VolumeFormat, VolumeType), StorageError> {
+        let object = self.active(pool)?;
+        if object.def.kind == PoolType::Logical {
+            let path = self.lv_disk(&object, volume)?;
+            return Ok((path, VolumeFormat::Raw, VolumeType::Block));
+        }
         let vol = self.volume(pool, volume)?;
         let facts = self.volume_facts(&vol)?;
-        Ok((vol.path, facts.image.format))
+        Ok((vol.path, facts.image.format, VolumeType::File))
     }
 }
 
@@ -470,11 +528,7 @@ fn finish_new(
         let _ = fs::remove_file(&path);
         return Err(err);
     }
-    Ok(VolumeRef {
-        pool: pool.to_owned(),
-        name: name.to_owned(),
-        path,
-    })
+    Ok(VolumeRef::file(pool, name, path))
 }
 
 #[cfg(test)]
