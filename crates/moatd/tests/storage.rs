@@ -291,9 +291,9 @@ fn read_only_and_ungranted_clients_are_refused() {
     let vols = ok(virsh(
         &daemon.uri_ro_socket(),
         false,
-        &["vol-list", "mine-1", "--name"],
+        &["vol-list", "mine-1"],
     ));
-    assert_eq!(vols.trim(), "v.img");
+    assert!(vols.contains("v.img"), "{vols}");
     let info = ok(daemon.virsh_ro(&["vol-info", "v.img", "--pool", "mine-1"]));
     assert_eq!(field(&info, "Capacity"), "1.00 MiB");
 

@@ -262,8 +262,18 @@ impl Jail<'_> {
             bind(self.emulator, false);
         }
         landlock.read_exec.push(self.emulator.to_owned());
+        let mut disk_devices = Vec::new();
         for resource in self.resources {
             let writable = resource.access == Access::ReadWrite;
+            // A host block device (a partition, an LVM volume) cannot be bound into the jail's
+            // own /dev: the jail makes its node there, for the guest's uid alone.
+            if is_device_node(&resource.path) {
+                disk_devices.push(DeviceNode {
+                    path: resource.path.clone(),
+                    writable,
+                });
+                continue;
+            }
             let socket = matches!(resource.kind, ResourceKind::Chardev { socket: true, .. });
             // A socket QEMU creates itself needs its directory; an existing one, itself.
             let path = if socket && !resource.path.exists() {
@@ -293,6 +303,11 @@ impl Jail<'_> {
                 path: PathBuf::from("/dev/kvm"),
                 writable: true,
             });
+        }
+        for device in disk_devices {
+            if !devices.iter().any(|d| d.path == device.path) {
+                devices.push(device);
+            }
         }
         for device in &devices {
             if device.writable {
@@ -332,6 +347,13 @@ impl Jail<'_> {
             hide_pids: true,
         }
     }
+}
+
+/// Whether `path` is a block device node under `/dev`, which the jail makes rather than binds.
+fn is_device_node(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    path.starts_with("/dev")
+        && fs::metadata(path).is_ok_and(|meta| meta.file_type().is_block_device())
 }
 
 /// The TCP ports a VNC console listens on (its own, or the whole 5900–5999 range for
