@@ -8,8 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 
+# qemu-utils (qemu-img) makes volumes; lvm2 and util-linux (blkid) serve logical (LVM) pools.
 ensure_packages "${BUILD_PACKAGES[@]}" "${NETWORK_PACKAGES[@]}" libvirt-clients qemu-system-x86 \
-    qemu-utils
+    qemu-utils lvm2 util-linux
 ensure_rust
 
 echo "==> building (release)"

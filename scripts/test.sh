@@ -7,9 +7,11 @@ cd "$(dirname "$0")/.."
 
 # Real clients for the end-to-end tests: virsh and python-libvirt (run with /usr/bin/python3);
 # openssl (s_client) shows which certificate the TLS port serves; the network tests use ping and
-# nsenter besides the network packages; qemu-img (qemu-utils) makes storage volumes.
+# nsenter besides the network packages; qemu-img (qemu-utils) makes storage volumes; the logical
+# pool tests use LVM (lvm2), loop devices (losetup from mount), blkid (util-linux) and mkfs.ext4
+# (e2fsprogs).
 ensure_packages "${BUILD_PACKAGES[@]}" "${NETWORK_PACKAGES[@]}" libvirt-clients python3-libvirt \
-    qemu-system-x86 qemu-utils dbus polkitd openssl iputils-ping util-linux
+    qemu-system-x86 qemu-utils dbus polkitd openssl iputils-ping util-linux lvm2 mount e2fsprogs
 ensure_rust
 # A fresh clone gains nothing from incremental builds; they only cost time and disk.
 export CARGO_INCREMENTAL=0

@@ -390,7 +390,8 @@ fn logical_volumes(daemon: &TestDaemon, vg: &str) {
 }
 
 /// The running guest `name`'s QEMU has `device` open, sees it in its jail as a node only its
-/// own uid may open, and does not see `other` at all.
+/// own uid may open, and does not see `other` at all; the host's node belongs to the guest's
+/// uid while it runs (the DAC model, as for image files).
 fn assert_confined_to(daemon: &TestDaemon, name: &str, device: &Path, other: Option<&Path>) {
     let pid = std::fs::read_to_string(daemon.run_dir().join(format!("qemu/{name}.pid"))).unwrap();
     let pid = pid.trim();
@@ -418,6 +419,13 @@ fn assert_confined_to(daemon: &TestDaemon, name: &str, device: &Path, other: Opt
         (node.uid(), node.mode() & 0o777),
         (qemu_uid, 0o600),
         "the jail's node of {} is not the guest's alone",
+        device.display()
+    );
+    let host = std::fs::metadata(device).unwrap();
+    assert_eq!(
+        host.uid(),
+        qemu_uid,
+        "the host's node of {} does not belong to the guest",
         device.display()
     );
     if let Some(other) = other {
