@@ -170,7 +170,7 @@ fn define_logical(daemon: &TestDaemon, pool: &str, device: &str, vg: &str) {
 #[test]
 fn virsh_drives_a_logical_pool() {
     let disk = Loop::new(64);
-    let (daemon, _images) = daemon_with_images();
+    let (mut daemon, _images) = daemon_with_images();
     let vg = unique_vg("a");
     define_logical(&daemon, "lv1", &disk.device, &vg);
     let xml = ok(daemon.virsh(&["pool-dumpxml", "lv1"]));
@@ -212,6 +212,41 @@ fn virsh_drives_a_logical_pool() {
     assert_eq!(listed.trim(), "lv1");
     ok(daemon.virsh(&["pool-refresh", "lv1"]));
     ok(daemon.virsh(&["vol-list", "lv1", "--details"]));
+
+    // An autostart pool is active again after a daemon restart.
+    ok(daemon.virsh(&["pool-autostart", "lv1"]));
+    daemon.kill();
+    daemon.spawn();
+    let info = ok(daemon.virsh(&["pool-info", "lv1"]));
+    assert_eq!(field(&info, "State"), "running");
+    assert_eq!(field(&info, "Autostart"), "yes");
+
+    // python-libvirt: the same pool, libvirt's flag rules and a read-only connection.
+    let out = daemon.python(
+        r#"
+import libvirt, os
+conn = libvirt.open(os.environ["URI"])
+pool = conn.storagePoolLookupByName("lv1")
+assert pool.info()[0] == libvirt.VIR_STORAGE_POOL_RUNNING, pool.info()
+assert pool.info()[1] > 0, pool.info()
+try:
+    pool.build(libvirt.VIR_STORAGE_POOL_BUILD_OVERWRITE | libvirt.VIR_STORAGE_POOL_BUILD_NO_OVERWRITE)
+    raise SystemExit("exclusive flags accepted")
+except libvirt.libvirtError as e:
+    assert e.get_error_code() == libvirt.VIR_ERR_INVALID_ARG, (e.get_error_code(), str(e))
+ro = libvirt.openReadOnly(os.environ["URI"])
+rpool = ro.storagePoolLookupByName("lv1")
+assert rpool.listAllVolumes(0) == [], "volumes listed"
+assert rpool.numOfVolumes() == 0
+try:
+    rpool.destroy()
+    raise SystemExit("read-only destroy accepted")
+except libvirt.libvirtError as e:
+    assert e.get_error_code() == libvirt.VIR_ERR_OPERATION_DENIED, (e.get_error_code(), str(e))
+print("ok")
+"#,
+    );
+    assert_eq!(stdout(&out).trim(), "ok", "{}", stderr(&out));
 
     // Bad volumes are refused before LVM runs, and nothing is left behind.
     let err = fails(daemon.virsh(&["vol-create-as", "lv1", "../../etc/x", "4M"]));

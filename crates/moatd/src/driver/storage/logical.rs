@@ -212,11 +212,11 @@ impl StoragePools {
             ))
         })?;
         if !def.source.devices.is_empty() {
-            let pvs = self.lvm.pvs()?;
-            let matches = def.source.devices.iter().any(|device| {
-                pvs.iter()
-                    .any(|pv| pv.vg == name && same_device(&pv.device, device))
-            });
+            let matches = def
+                .source
+                .devices
+                .iter()
+                .any(|device| vg.devices.iter().any(|pv| same_device(pv, device)));
             if !matches {
                 return Err(StorageError::InvalidState(format!(
                     "cannot find any matching source devices for logical volume group '{name}'"

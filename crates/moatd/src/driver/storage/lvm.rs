@@ -5,7 +5,8 @@
 //! read as JSON (`--reportformat json --units b --nosuffix`), where every field is a string:
 //!
 //! ```text
-//! {"report": [{"vg": [{"vg_name": "vg0", "vg_size": "205520896", "vg_free": "201326592"}]}]}
+//! {"report": [{"vg": [{"vg_name": "vg0", "vg_size": "205520896", "vg_free": "201326592",
+//!                      "pv_name": "/dev/loop0"}]}]}
 //! ```
 //!
 //! [`check_lvm_name`] holds LVM's rules for volume group and logical volume names (lvm(8),
@@ -77,6 +78,8 @@ pub struct VgFacts {
     pub size: u64,
     /// Free bytes.
     pub free: u64,
+    /// Its physical volumes' devices.
+    pub devices: Vec<String>,
 }
 
 /// A physical volume as `pvs` reports it.
@@ -167,6 +170,8 @@ struct VgRow {
     vg_name: String,
     vg_size: String,
     vg_free: String,
+    #[serde(default)]
+    pv_name: String,
 }
 
 #[derive(Deserialize)]
@@ -214,16 +219,26 @@ fn rows<T: for<'de> Deserialize<'de>>(
         })
 }
 
-/// Volume groups from a `vgs` JSON report.
+/// Volume groups from a `vgs` JSON report with `pv_name` (one row per physical volume).
 pub fn parse_vgs(json: &str) -> Result<Vec<VgFacts>, LvmError> {
-    let mut out = Vec::new();
+    let mut out: Vec<VgFacts> = Vec::new();
     for report in rows::<VgReport>("vgs", json)? {
         for row in report.vg {
-            out.push(VgFacts {
-                size: bytes("vgs", "vg_size", &row.vg_size)?,
-                free: bytes("vgs", "vg_free", &row.vg_free)?,
-                name: row.vg_name,
-            });
+            let index = match out.iter().position(|vg| vg.name == row.vg_name) {
+                Some(index) => index,
+                None => {
+                    out.push(VgFacts {
+                        size: bytes("vgs", "vg_size", &row.vg_size)?,
+                        free: bytes("vgs", "vg_free", &row.vg_free)?,
+                        name: row.vg_name,
+                        devices: Vec::new(),
+                    });
+                    out.len() - 1
+                }
+            };
+            if !row.pv_name.is_empty() {
+                out[index].devices.push(row.pv_name);
+            }
         }
     }
     Ok(out)
@@ -375,9 +390,9 @@ impl Lvm {
         self.run(command, "list", subject.unwrap_or("everything"), &args)
     }
 
-    /// Every volume group.
+    /// Every volume group with its devices (one run: each costs some 50 ms of device scans).
     pub fn vgs(&self) -> Result<Vec<VgFacts>, LvmError> {
-        parse_vgs(&self.report("vgs", "vg_name,vg_size,vg_free", None)?)
+        parse_vgs(&self.report("vgs", "vg_name,vg_size,vg_free,pv_name", None)?)
     }
 
     /// The volume group `name`, if it exists.
@@ -538,7 +553,9 @@ mod tests {
       "report": [
           {
               "vg": [
-                  {"vg_name":"vg0", "vg_size":"205520896", "vg_free":"201326592"}
+                  {"vg_name":"vg0", "vg_size":"205520896", "vg_free":"201326592", "pv_name":"/dev/loop0"},
+                  {"vg_name":"vg0", "vg_size":"205520896", "vg_free":"201326592", "pv_name":"/dev/loop1"},
+                  {"vg_name":"vg1", "vg_size":"4194304", "vg_free":"0", "pv_name":"/dev/loop2"}
               ]
           }
       ]
@@ -546,13 +563,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            vgs,
-            [VgFacts {
+            vgs[0],
+            VgFacts {
                 name: "vg0".into(),
                 size: 205_520_896,
-                free: 201_326_592
-            }]
+                free: 201_326_592,
+                devices: vec!["/dev/loop0".into(), "/dev/loop1".into()],
+            }
         );
+        assert_eq!((vgs.len(), vgs[1].free), (2, 0));
         let lvs = parse_lvs(
             r#"{"report":[{"lv":[{"lv_name":"a","lv_uuid":"ZYzy3g-AwHF","lv_size":"8388608",
             "lv_attr":"-wi-a-----"},{"lv_name":"[lvol0_pmspare]","lv_uuid":"x","lv_size":"0",
