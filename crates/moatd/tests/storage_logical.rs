@@ -333,6 +333,7 @@ fn logical_volumes(daemon: &TestDaemon, vg: &str) {
     let xml = ok(daemon.virsh(&["vol-dumpxml", "disk0", "--pool", "lv1"]));
     assert!(xml.contains(&format!("<key>{uuid}</key>")), "{xml}");
     assert!(xml.contains("<volume type='block'>"), "{xml}");
+    assert!(xml.contains("<mode>0600</mode>"), "{xml}");
     assert_eq!(
         ok(daemon.virsh(&["vol-key", "disk0", "--pool", "lv1"])).trim(),
         uuid

@@ -394,8 +394,14 @@ impl StoragePools {
             .capacity
             .ok_or_else(|| StorageError::InvalidArg("volume capacity required".into()))?;
         self.check_new_lv(pool, def, capacity)?;
-        self.lvm.lvcreate(vg_name(&pool.def), &def.name, capacity)?;
-        self.lv_volume(pool, &def.name)
+        let vg = vg_name(&pool.def);
+        self.lvm.lvcreate(vg, &def.name, capacity)?;
+        let new = self.lv_volume(pool, &def.name);
+        let new = new.and_then(|vol| set_permissions(&vol.path, def).map(|()| vol));
+        if new.is_err() {
+            let _ = self.lvm.lvremove(vg, &def.name);
+        }
+        new
     }
 
     /// A new logical volume holding a copy of `src` (raw), at least as large as it.
@@ -419,13 +425,14 @@ impl StoragePools {
         let vg = vg_name(&pool.def);
         self.lvm.lvcreate(vg, &def.name, capacity)?;
         let new = self.lv_volume(pool, &def.name)?;
-        let copied = self
-            .qemu_img
-            .convert_into_existing(
-                (&src.path, src_facts.image.format),
-                (&new.path, VolumeFormat::Raw),
-            )
-            .map_err(StorageError::from);
+        let copied = set_permissions(&new.path, &def).and_then(|()| {
+            self.qemu_img
+                .convert_into_existing(
+                    (&src.path, src_facts.image.format),
+                    (&new.path, VolumeFormat::Raw),
+                )
+                .map_err(StorageError::from)
+        });
         if let Err(err) = copied {
             let _ = self.lvm.lvremove(vg, &def.name);
             return Err(err);
@@ -481,6 +488,21 @@ impl StoragePools {
         let lv = self.lv(pool, name)?;
         lv_device(pool, &lv.name)
     }
+}
+
+/// Gives a new logical volume's device node the XML's `<permissions>` (mode 0600 unless given),
+/// as libvirt does.
+fn set_permissions(path: &Path, def: &VolumeDef) -> Result<(), StorageError> {
+    use std::os::unix::fs::PermissionsExt;
+    let perms = def.permissions.unwrap_or_default();
+    let mode = perms.mode.unwrap_or(super::volume::VOLUME_MODE);
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .map_err(StorageError::io("set the mode of", path))?;
+    if perms.owner.is_some() || perms.group.is_some() {
+        std::os::unix::fs::chown(path, perms.owner, perms.group)
+            .map_err(StorageError::io("set the owner of", path))?;
+    }
+    Ok(())
 }
 
 /// `/dev/VG/LV`, which must be a block device (the volume is active).
