@@ -22,13 +22,6 @@ fn daemon(extra: &str) -> (TestDaemon, tempfile::TempDir) {
     (TestDaemon::start_with_config(Some(&config)), images)
 }
 
-fn field<'a>(text: &'a str, key: &str) -> &'a str {
-    text.lines()
-        .find_map(|line| line.strip_prefix(key))
-        .map(|rest| rest.trim_start_matches(':').trim())
-        .unwrap_or_else(|| panic!("no {key} in {text}"))
-}
-
 fn audit(daemon: &TestDaemon) -> String {
     std::fs::read_to_string(daemon.state_dir().join("audit.log")).unwrap_or_default()
 }

@@ -137,13 +137,6 @@ fn xml_number(xml: &str, element: &str) -> u64 {
     rest[open..close].parse().unwrap()
 }
 
-fn field<'a>(text: &'a str, key: &str) -> &'a str {
-    text.lines()
-        .find_map(|line| line.strip_prefix(key))
-        .map(|rest| rest.trim_start_matches(':').trim())
-        .unwrap_or_else(|| panic!("no {key} in {text}"))
-}
-
 fn device_mapper() -> bool {
     std::fs::read_to_string("/proc/misc")
         .map(|misc| {

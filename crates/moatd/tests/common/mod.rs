@@ -451,6 +451,15 @@ pub fn virsh_as(uri: &str, user: &str, args: &[&str]) -> Output {
         .expect("run setpriv virsh")
 }
 
+/// The value of `Key:` in a `virsh pool-info`/`vol-info`-style listing.
+#[track_caller]
+pub fn field<'a>(text: &'a str, key: &str) -> &'a str {
+    text.lines()
+        .find_map(|line| line.strip_prefix(key))
+        .map(|rest| rest.trim_start_matches(':').trim())
+        .unwrap_or_else(|| panic!("no {key} in {text}"))
+}
+
 /// The words of a `virsh list --name` output, sorted.
 pub fn sorted_names(out: &str) -> Vec<String> {
     let mut names: Vec<String> = out.split_whitespace().map(str::to_owned).collect();

@@ -11,7 +11,7 @@
 //!
 //! [`check_lvm_name`] holds LVM's rules for volume group and logical volume names (lvm(8),
 //! "VALID NAMES"); names are checked before they reach an argv, so none can start with `-` and
-//! be read as an option, or hold a `/` and name something else. [`probe_signature`] asks
+//! be read as an option, or hold a `/` and name something else. [`Lvm::probe_signature`] asks
 //! `blkid` whether a device already holds a file system, partition table or LVM label.
 
 use std::ffi::OsStr;
