@@ -592,6 +592,35 @@ fn logical_pools_refuse_bad_input() {
     assert!(err.contains("still active"), "{err}");
     assert!(vg_exists(&vg3));
     ok(daemon.virsh(&["pool-list", "--all"]));
+
+    // A volume group made elsewhere is adopted without building (no devices named).
+    ok(daemon.virsh(&["pool-define-as", "adopted", "logical", "--source-name", &vg]));
+    ok(daemon.virsh(&["pool-start", "adopted"]));
+    let xml = ok(daemon.virsh(&["pool-dumpxml", "adopted"]));
+    assert_eq!(xml_number(&xml, "capacity"), vg_sizes(&vg).0);
+    ok(daemon.virsh(&["pool-destroy", "adopted"]));
+    ok(daemon.virsh(&["pool-undefine", "adopted"]));
+    assert!(vg_exists(&vg), "undefining a pool removed its volume group");
+
+    // A transient pool built on the fly; destroying it forgets the pool, not the group.
+    let third = Loop::new(16);
+    let vg4 = unique_vg("e");
+    ok(daemon.virsh(&[
+        "pool-create-as",
+        "transient",
+        "logical",
+        "--source-dev",
+        &third.device,
+        "--source-name",
+        &vg4,
+        "--build",
+    ]));
+    let info = ok(daemon.virsh(&["pool-info", "transient"]));
+    assert_eq!(field(&info, "Persistent"), "no");
+    assert_eq!(field(&info, "State"), "running");
+    ok(daemon.virsh(&["pool-destroy", "transient"]));
+    fails(daemon.virsh(&["pool-info", "transient"]));
+    assert!(vg_exists(&vg4));
 }
 
 fn daemon_with_images() -> (TestDaemon, tempfile::TempDir) {
