@@ -9,8 +9,9 @@
 //!
 //! Logical volumes need the kernel's device-mapper. Where it is missing (this project's build
 //! machines run a kernel without it), LVM cannot create or activate any logical volume: the
-//! volume test then checks that `vol-create-as` fails with LVM's own explanation and leaves
-//! nothing behind, and says loudly on stderr that the volume and guest steps did not run.
+//! pool test then checks that `vol-create-as` fails with LVM's own explanation and leaves
+//! nothing behind, and the volume test (`logical_volumes_and_a_guest_on_one`) is marked ignored,
+//! so cargo lists it as not run.
 #![allow(clippy::tests_outside_test_module, clippy::unwrap_used)] // a test crate: panics are failures
 
 mod common;
@@ -262,23 +263,16 @@ print("ok")
     let err = fails(daemon.virsh(&["vol-info", "nope", "--pool", "lv1"]));
     assert!(err.contains("Storage volume not found"), "{err}");
 
-    if device_mapper() {
-        logical_volumes(&daemon, &vg);
-    } else {
+    if !device_mapper() {
         // Without device-mapper LVM can create no logical volume: the refusal must be LVM's
-        // own words, and the group must stay as it was.
-        eprintln!(
-            "NOTE: this kernel has no device-mapper (/proc/misc): logical volume creation, \
-             lookup, resize, wipe, clone, delete and the guest booted from a logical volume \
-             could NOT be exercised here; only their refusal was"
-        );
+        // own words, and the group must stay as it was. The volume steps themselves are
+        // `logical_volumes_and_a_guest_on_one`, ignored where device-mapper is missing.
         let err = fails(daemon.virsh(&["vol-create-as", "lv1", "disk0", "8M"]));
         assert!(
             err.contains("lvcreate failed to create logical volume"),
             "{err}"
         );
         assert!(err.contains("device-mapper"), "{err}");
-        eprintln!("NOTE: vol-create-as was refused with: {}", err.trim());
         assert_eq!(vg_sizes(&vg), (size, free));
         let vols = ok(daemon.virsh(&["vol-list", "lv1"]));
         assert!(vols.lines().skip(2).all(|l| l.trim().is_empty()), "{vols}");
@@ -300,6 +294,29 @@ print("ok")
     assert!(err.contains("Storage pool not found"), "{err}");
     let audit = std::fs::read_to_string(daemon.state_dir().join("audit.log")).unwrap();
     assert!(audit.contains("STORAGE_POOL_BUILD"), "{audit}");
+}
+
+/// Logical volumes end to end: create, look up, resize, wipe, clone, delete, and a guest booted
+/// from one. Needs the kernel's device-mapper, which the project's CI kernel does not have, so
+/// it is ignored there (cargo lists it as ignored); run it with `--ignored` on a kernel that has
+/// it. It fails, rather than passing vacuously, where device-mapper is missing.
+#[test]
+#[ignore = "needs the kernel's device-mapper, which the CI kernel lacks"]
+fn logical_volumes_and_a_guest_on_one() {
+    assert!(
+        device_mapper(),
+        "this kernel has no device-mapper (/proc/misc): logical volumes cannot exist here"
+    );
+    let disk = Loop::new(64);
+    let (daemon, _images) = daemon_with_images();
+    let vg = unique_vg("v");
+    define_logical(&daemon, "lv1", &disk.device, &vg);
+    ok(daemon.virsh(&["pool-build", "lv1"]));
+    ok(daemon.virsh(&["pool-start", "lv1"]));
+    logical_volumes(&daemon, &vg);
+    ok(daemon.virsh(&["pool-destroy", "lv1"]));
+    ok(daemon.virsh(&["pool-delete", "lv1"]));
+    ok(daemon.virsh(&["pool-undefine", "lv1"]));
 }
 
 /// The volume steps, on a kernel with device-mapper.
