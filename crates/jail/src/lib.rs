@@ -34,7 +34,7 @@
 //! use jail::{system_binds, system_landlock, Bind, JailSpec, LandlockRules};
 //! let mut landlock = LandlockRules::default();
 //! system_landlock(&mut landlock);
-//! landlock.read_write.push("/run/moat/vm1".into());
+//! landlock.sockets.push("/run/moat/vm1".into());
 //! let mut binds = system_binds();
 //! binds.push(Bind::writable("/run/moat/vm1"));
 //! let spec = JailSpec {

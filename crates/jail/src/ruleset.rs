@@ -79,10 +79,12 @@ pub fn apply(rules: &LandlockRules) -> Result<Enforcement, RulesetError> {
         .and_then(|r| r.create())
         .map_err(RulesetError::Ruleset)?;
 
-    let groups: [(&[PathBuf], BitFlags<AccessFs>); 3] = [
+    let sockets = read | AccessFs::MakeSock | AccessFs::RemoveFile;
+    let groups: [(&[PathBuf], BitFlags<AccessFs>); 4] = [
         (&rules.read_only, read),
         (&rules.read_exec, AccessFs::from_read(abi)),
         (&rules.read_write, all),
+        (&rules.sockets, sockets),
     ];
     for (paths, access) in groups {
         for path in paths {

@@ -125,6 +125,12 @@ pub struct LandlockRules {
     pub read_exec: Vec<PathBuf>,
     /// Every filesystem right (create, remove, write, truncate, device ioctl, ...).
     pub read_write: Vec<PathBuf>,
+    /// Directories where the program may create and remove UNIX sockets (and list and read),
+    /// but may not create or write regular files, directories, FIFOs, links or device nodes:
+    /// a guest's run directory holds its QMP and console sockets, and nothing the guest could
+    /// grow to fill the host file system it lives on.
+    #[serde(default)]
+    pub sockets: Vec<PathBuf>,
     /// TCP ports the program may bind (ABI >= 4; no rule = every bind denied).
     pub tcp_bind: Vec<u16>,
     /// TCP ports the program may connect to (ABI >= 4; no rule = every connect denied).
@@ -263,7 +269,8 @@ impl JailSpec {
                 .read_only
                 .iter()
                 .chain(&rules.read_exec)
-                .chain(&rules.read_write);
+                .chain(&rules.read_write)
+                .chain(&rules.sockets);
             for path in all {
                 check_abs("landlock rule", path, p);
             }

@@ -567,3 +567,43 @@ print("thread=OK:started", flush=True)
     assert_eq!(o.allowed("getpid"), "True");
     o.allowed("thread");
 }
+
+#[test]
+fn t6_a_socket_directory_takes_sockets_only() {
+    // A guest's run directory lives on the host's /run: its QEMU may make its QMP and console
+    // sockets there, but no file it could grow to fill that file system.
+    let me = uid(12);
+    let s = Scratch::new("t6-sockets");
+    let run = s.owned_dir("run", me);
+    let script = format!(
+        r#"
+def make_socket(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.close()
+    return "bound"
+attempt("socket", lambda: make_socket({sock:?}))
+attempt("socket_remove", lambda: os.unlink({sock:?}))
+attempt("file_create", lambda: write({file:?}, b"x" * 4096))
+attempt("dir_create", lambda: os.mkdir({dir:?}))
+attempt("fifo_create", lambda: os.mkfifo({fifo:?}))
+attempt("symlink_create", lambda: os.symlink("/etc/passwd", {link:?}))
+"#,
+        sock = run.join("qmp.sock").to_str().unwrap(),
+        file = run.join("fill").to_str().unwrap(),
+        dir = run.join("d").to_str().unwrap(),
+        fifo = run.join("fifo").to_str().unwrap(),
+        link = run.join("link").to_str().unwrap(),
+    );
+    let mut spec = python_spec(&s, "t6-sockets", me, &script);
+    spec.binds.push(Bind::writable(&run));
+    spec.landlock.as_mut().unwrap().sockets.push(run.clone());
+    let o = outcomes(&run_jail(&spec));
+    o.assert_success();
+    o.allowed("socket");
+    o.allowed("socket_remove");
+    for name in ["file_create", "dir_create", "fifo_create", "symlink_create"] {
+        o.refused(name, &["EACCES"]);
+    }
+    assert_eq!(std::fs::read_dir(&run).unwrap().count(), 0);
+}

@@ -154,6 +154,10 @@ def main():
     # T6: resources.
     attempt("t6_memory", memory_hog)
     attempt("t6_pids", thread_bomb)
+    # Its run directory is on the host's /run: sockets only, nothing to fill it with.
+    run_dir = TARGETS["own_run_dir"]
+    attempt("t6_fill_run_dir", lambda: write_file(run_dir + "/fill", "wb"))
+    attempt("t6_mkdir_in_run_dir", lambda: os.mkdir(run_dir + "/d"))
     # Only what the guest was given exists in /dev.
     # (Landlock does not let it list /dev, so look for nodes by name.)
     names = ["null", "zero", "full", "random", "urandom", "kvm", "sda", "vda", "mem", "kmem",

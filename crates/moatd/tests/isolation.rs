@@ -164,6 +164,7 @@ fn t1_to_t6_attacks_from_inside_a_guest_are_refused_by_the_kernel() {
         "other_pid": a_pid,
         "own_image": b_image,
         "state_dir": daemon.state_dir(),
+        "own_run_dir": daemon.run_dir().join("qemu/b"),
         "socket": daemon.socket(),
         "socket_ro": daemon.socket_ro(),
         "daemon_pid": daemon.child.as_ref().unwrap().id(),

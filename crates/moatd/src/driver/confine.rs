@@ -256,8 +256,9 @@ impl Jail<'_> {
                 });
             }
         };
+        // Sockets only: a guest must not be able to fill the host's /run with files.
         bind(self.run_dir, true);
-        landlock.read_write.push(self.run_dir.to_owned());
+        landlock.sockets.push(self.run_dir.to_owned());
         if !emulator_in_system {
             bind(self.emulator, false);
         }
@@ -275,15 +276,19 @@ impl Jail<'_> {
                 continue;
             }
             let socket = matches!(resource.kind, ResourceKind::Chardev { socket: true, .. });
-            // A socket QEMU creates itself needs its directory; an existing one, itself.
-            let path = if socket && !resource.path.exists() {
-                match resource.path.parent() {
-                    Some(parent) => parent.to_owned(),
-                    None => continue,
+            // A socket QEMU creates itself needs its directory, for sockets only; an existing
+            // one, itself.
+            if socket && !resource.path.exists() {
+                let Some(parent) = resource.path.parent() else {
+                    continue;
+                };
+                bind(parent, writable);
+                if !landlock.sockets.iter().any(|p| p == parent) {
+                    landlock.sockets.push(parent.to_owned());
                 }
-            } else {
-                resource.path.clone()
-            };
+                continue;
+            }
+            let path = resource.path.clone();
             bind(&path, writable);
             if writable {
                 landlock.read_write.push(path);
