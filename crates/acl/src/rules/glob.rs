@@ -3,6 +3,10 @@
 /// A compiled pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Glob {
+    /// The pattern's text up to its first wildcard (all of it for a literal pattern): compared
+    /// as bytes before any character-wise matching.
+    prefix: Box<str>,
+    /// The pattern as characters; empty for a literal pattern, which needs only `prefix`.
     pattern: Vec<char>,
     literal: bool,
 }
@@ -10,16 +14,24 @@ pub struct Glob {
 impl Glob {
     /// Compiles a pattern.
     pub fn new(pattern: &str) -> Self {
+        let wildcard = pattern.find(['*', '?']);
         Self {
-            literal: !pattern.contains(['*', '?']),
-            pattern: pattern.chars().collect(),
+            prefix: pattern[..wildcard.unwrap_or(pattern.len())].into(),
+            pattern: match wildcard {
+                Some(_) => pattern.chars().collect(),
+                None => Vec::new(),
+            },
+            literal: wildcard.is_none(),
         }
     }
 
     /// Whether `text` matches. No allocation: this runs on every access check.
     pub fn matches(&self, text: &str) -> bool {
         if self.literal {
-            return self.pattern.iter().copied().eq(text.chars());
+            return *self.prefix == *text;
+        }
+        if !text.starts_with(&*self.prefix) {
+            return false;
         }
         let next_char = |at: usize| text.get(at..).and_then(|rest| rest.chars().next());
         // Iterative matching with one backtrack point for the last `*`: linear in practice,
@@ -75,5 +87,13 @@ mod tests {
         assert!(Glob::new("é?-*").matches("éü-x"));
         assert!(Glob::new("*ü").matches("aaü"));
         assert!(!Glob::new("?").matches("üü"));
+        // The literal prefix is checked first; shorter texts and other prefixes fail there.
+        assert!(!Glob::new("web-*").matches("we"));
+        assert!(!Glob::new("web-*").matches("Web-1"));
+        assert!(Glob::new("a*").matches("a"));
+        assert!(Glob::new("ü*x").matches("üaax"));
+        assert!(!Glob::new("demo").matches("dem"));
+        assert!(Glob::new("").matches(""));
+        assert!(!Glob::new("").matches("a"));
     }
 }

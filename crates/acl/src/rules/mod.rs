@@ -212,7 +212,7 @@ fn type_index(object: ObjectType) -> usize {
 struct Rule {
     kind: RuleKind,
     line: usize,
-    comment: Option<String>,
+    comment: Option<Arc<str>>,
     subject: SubjectSelector,
     permissions: PermMask,
     objects: ObjectSelector,
@@ -225,8 +225,8 @@ pub struct DecidingRule {
     pub kind: RuleKind,
     /// Its line in the rules file.
     pub line: usize,
-    /// Its `comment`, if it has one.
-    pub comment: Option<String>,
+    /// Its `comment`, if it has one (shared with the rule: a decision allocates nothing).
+    pub comment: Option<Arc<str>>,
 }
 
 /// A decision and what made it.
@@ -440,7 +440,7 @@ fn compile_rule(
     Ok(Rule {
         kind,
         line,
-        comment: raw.comment.clone(),
+        comment: raw.comment.as_deref().map(Arc::from),
         subject,
         permissions,
         objects,
