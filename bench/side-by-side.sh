@@ -13,7 +13,10 @@
 # - lookup_info_root: bench/clients/lookup_info.py, a loop of lookupByName + info(), client as root;
 # - lookup_info_nobody: the same client as nobody:nogroup (sockets opened to everyone for that case);
 # - lifecycle: bench/clients/lifecycle.py, define → running (defineXML + create) and destroy latency
-#   of a real QEMU guest (TCG, SeaBIOS only, same XML and QEMU binary on both), undefined between.
+#   of a real QEMU guest (TCG, SeaBIOS only, same XML and QEMU binary on both), undefined between;
+# - concurrent: bench/clients/concurrent.py, 50 client processes at once, each 1,000 timed
+#   `info()` calls: throughput, per-call latency (p50/p90/p99/max, and its distribution), and the
+#   daemon's peak memory while it serves them (the "loaded" figure).
 # Figures also taken: idle VmRSS, Pss and private memory of each daemon (/proc/PID/smaps_rollup).
 #
 # With --acl the run measures access control instead (issue 7), and only that: 1,000 guests are
@@ -31,8 +34,10 @@ set -euo pipefail
 usage() {
     cat <<'USAGE'
 usage: bench/side-by-side.sh [--reps N] [--seconds S] [--warmup S] [--root-only] [--out DIR]
-                             [--lifecycle-reps N] [--no-lifecycle] [--rev REV | --no-build]
+                             [--lifecycle-reps N] [--no-lifecycle]
+                             [--rev REV | --no-build | --moatd-bin PATH]
                              [--note TEXT] [--acl [--acl-guests N]]
+                             [--clients N] [--calls N] [--no-concurrent]
   --reps N      repetitions per daemon and case (default 5)
   --seconds S   length of one repetition (default 3)
   --warmup S    loop time before each measured repetition (default 1)
@@ -43,10 +48,14 @@ usage: bench/side-by-side.sh [--reps N] [--seconds S] [--warmup S] [--root-only]
   --rev REV     build moatd from commit REV (a clean `git archive` export, target dir
                 bench/target) instead of the working tree; use it for runs you record
   --no-build    use target/release/moatd as it is
+  --moatd-bin PATH  use this moatd binary (moat-jail beside it) as it is, no build
   --note TEXT   a paragraph for the run README (what else ran on the machine, say)
   --acl         measure access control only: moatd's rules driver against libvirtd's polkit
                 driver (private dbus-daemon and polkitd), client as nobody, over many guests
   --acl-guests N  guests defined in each daemon for --acl (default 1000; half are visible)
+  --clients N   concurrent case: client processes at once (default 50)
+  --calls N     concurrent case: timed info() calls per client (default 1000)
+  --no-concurrent  skip the concurrent case
 USAGE
 }
 
@@ -59,9 +68,13 @@ LIFECYCLE=1
 OUT=""
 BUILD=1
 REV=""
+MOATD_BIN_GIVEN=""
 NOTE=""
 ACL=0
 ACL_GUESTS=1000
+CLIENTS=50
+CALLS=1000
+CONCURRENT=1
 COMMAND_LINE=bench/side-by-side.sh
 for arg in "$@"; do
     case "$arg" in
@@ -80,9 +93,13 @@ while [ $# -gt 0 ]; do
     --out) OUT=$2; shift 2 ;;
     --rev) REV=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
+    --moatd-bin) MOATD_BIN_GIVEN=$2; BUILD=0; shift 2 ;;
     --note) NOTE=$2; shift 2 ;;
     --acl) ACL=1; shift ;;
     --acl-guests) ACL_GUESTS=$2; shift 2 ;;
+    --clients) CLIENTS=$2; shift 2 ;;
+    --calls) CALLS=$2; shift 2 ;;
+    --no-concurrent) CONCURRENT=0; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
     esac
@@ -103,9 +120,11 @@ QEMU_BIN=/usr/bin/qemu-system-x86_64 # named in the guest XML, so both daemons r
 CASES=(lookup_info_root)
 [ "$ROOT_ONLY" -eq 1 ] || CASES+=(lookup_info_nobody)
 [ "$LIFECYCLE" -eq 0 ] || CASES+=(lifecycle)
+[ "$CONCURRENT" -eq 0 ] || CASES+=(concurrent)
 if [ "$ACL" -eq 1 ]; then
     CASES=(acl_lookup_info acl_list_all)
     LIFECYCLE=0
+    CONCURRENT=0
     ACL_VISIBLE=$((ACL_GUESTS / 2)) # the web-* half
     GUEST=web-0000
 fi
@@ -221,7 +240,10 @@ install -m 0644 bench/clients/*.py "$WORK/clients/"
 # the working tree may hold other people's unfinished changes).
 MOATD_BIN=$REPO/target/release/moatd
 MOATD_SOURCE="working tree at $(git describe --always --dirty 2>/dev/null || echo unknown)"
-if [ -n "$REV" ]; then
+if [ -n "$MOATD_BIN_GIVEN" ]; then
+    MOATD_BIN=$(realpath "$MOATD_BIN_GIVEN")
+    MOATD_SOURCE="the binary $MOATD_BIN as given (--moatd-bin)"
+elif [ -n "$REV" ]; then
     COMMIT=$(git rev-parse --verify "$REV^{commit}")
     MOATD_SOURCE="commit $(git rev-parse --short "$COMMIT") (clean \`git archive\` export)"
     log "building moatd (release) from $MOATD_SOURCE"
@@ -458,6 +480,10 @@ sock_of() { case "$1" in moatd) echo "$MOAT_SOCK" ;; libvirtd) echo "$LV_SOCK" ;
 
 RAW=$WORK/raw.csv
 MEMORY=$WORK/memory.csv
+LATENCY=$WORK/latency.csv
+CDF=$WORK/cdf.csv
+echo "daemon,rep,p50_ms,p90_ms,p99_ms,max_ms" >"$LATENCY"
+echo "daemon,rep,quantile,ms" >"$CDF"
 echo "daemon,case,iterations,seconds,it_per_s,daemon_cpu_s,rep,client_cpu_s" >"$RAW"
 echo "daemon,when,pid,vmrss_kib,pss_kib,private_kib" >"$MEMORY"
 
@@ -554,6 +580,24 @@ case_lifecycle() {
     done
 }
 
+# Many clients at once: one concurrent.py per daemon and repetition (it forks the clients),
+# alternating between the daemons like the loops. It appends the daemon's peak memory while
+# serving them to memory.csv as `loaded` (one row per repetition).
+case_concurrent() {
+    local rep daemon order
+    for rep in $(seq "$REPS"); do
+        if [ $((rep % 2)) -eq 1 ]; then order=("${DAEMONS[@]}"); else order=(libvirtd moatd); fi
+        for daemon in "${order[@]}"; do
+            "$PYTHON" "$WORK/clients/concurrent.py" --uri "$(uri_of "$daemon")" --name "$GUEST" \
+                --label "$daemon" --daemon-pid "$(cpu_pids_of "$daemon")" --clients "$CLIENTS" \
+                --calls "$CALLS" --rep "$rep" --latency "$LATENCY" --cdf "$CDF" \
+                --memory "$MEMORY" >>"$RAW"
+            tail -n 1 "$LATENCY" | awk -F, '{printf "    %-8s rep %s: p50 %.3f ms, p99 %.3f ms, ", $1, $2, $3, $5}' >&2
+            tail -n 1 "$RAW" | awk -F, '{printf "%.0f calls/s, daemon CPU %s s\n", $5, $6}' >&2
+        done
+    done
+}
+
 # ---------------------------------------------------------------------------------------------
 # The run.
 
@@ -583,6 +627,8 @@ if [ "$ACL" -eq 1 ]; then measure_memory with_guests; else measure_memory idle; 
 for case in "${CASES[@]}"; do
     if [ "$case" = lifecycle ]; then
         log "case $case: $LIFECYCLE_REPS x define → running → destroy per daemon"
+    elif [ "$case" = concurrent ]; then
+        log "case $case: $REPS x $CLIENTS clients x $CALLS info() calls per daemon"
     else
         log "case $case: $REPS x ${SECONDS_PER_REP} s per daemon (+${WARMUP} s warm-up each)"
     fi
@@ -610,6 +656,7 @@ if [ -z "$OUT" ]; then
 fi
 mkdir -p "$OUT"
 cp "$RAW" "$MEMORY" "$OUT/"
+[ "$CONCURRENT" -eq 0 ] || cp "$LATENCY" "$CDF" "$OUT/"
 "$PYTHON" bench/clients/summarize.py "$OUT" >"$OUT/summary"
 
 ELAPSED=$(($(date +%s) - STARTED_AT))
@@ -711,6 +758,21 @@ ELAPSED=$(($(date +%s) - STARTED_AT))
         echo "  pid to vanish (DESIGN.md's destroy anchor was measured the same way). moatd is a subreaper"
         echo "  itself. libvirtd created /sys/fs/cgroup/*/machine on the host on its first guest start and"
         echo "  does not remove it."
+    fi
+    if [ "$CONCURRENT" -eq 1 ]; then
+        echo
+        echo "## Concurrent case"
+        echo
+        echo "- Client: bench/clients/concurrent.py, one launcher per daemon and repetition ($REPS per"
+        echo "  daemon, alternating): it forks $CLIENTS client processes, each with its own connection;"
+        echo "  each looks \`$GUEST\` up and makes 5 \`info()\` calls (not timed), then all start together"
+        echo "  at a barrier and each times $CALLS \`info()\` calls (one DOMAIN_GET_INFO round trip each)."
+        echo "  Throughput: all calls ÷ time from the barrier to the last reply. Latency: every call's"
+        echo "  wall time; latency.csv holds p50/p90/p99/max per repetition, cdf.csv 201 quantiles."
+        echo "- \`loaded\` rows in memory.csv: the daemon's sample with the highest VmRSS, taken every"
+        echo "  50 ms while the clients ran (libvirtd alone; virtlogd has its own idle rows)."
+        echo "- $CLIENTS python processes on $(nproc) CPUs: the clients' own CPU (client_cpu_s, all"
+        echo "  clients) competes with the daemon; both daemons get the same clients."
     fi
     echo
     echo "## Reading the numbers"

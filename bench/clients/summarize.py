@@ -29,6 +29,14 @@ LOOP_FIGURES = [
      "≥ 20×", lambda r: r >= 20.0),
     ("acl_list_all", "`listAllDomains` over 1,000 guests, per-guest ACL filter, as nobody",
      "≥ 50×", lambda r: r >= 50.0),
+    # Issue 12: many clients at once; DESIGN.md sets no target (None: reported, not judged).
+    ("concurrent", "concurrent clients, `info()` calls: throughput of all clients", "—", None),
+]
+
+# (column of latency.csv, label) — the concurrent case's per-call latency, lower is better.
+CONCURRENT_LATENCY = [
+    ("p50_ms", "concurrent clients: p50 latency of one `info()` call"),
+    ("p99_ms", "concurrent clients: p99 latency of one `info()` call"),
 ]
 
 # (case, label, target text, predicate on (ratio, moatd median seconds)) — from DESIGN.md: define →
@@ -47,7 +55,19 @@ MEMORY_FIGURES = [
     ("idle", "vmrss_kib", "idle VmRSS", "≤ ¼", lambda r: r <= 0.25),
     ("idle", "pss_kib", "idle Pss", "≤ ¼ (RSS bar)", lambda r: r <= 0.25),
     ("idle", "private_kib", "idle private (clean+dirty)", "≤ ¼ (RSS bar)", lambda r: r <= 0.25),
+    # --acl runs: after defining the guests, before the cases (libvirtd alone; polkitd, dbus-daemon
+    # and virtlogd in the notes).
+    ("with_guests", "vmrss_kib", "VmRSS with the guests defined, idle", "≤ ¼", lambda r: r <= 0.25),
+    ("with_guests", "pss_kib", "Pss with the guests defined, idle", "≤ ¼ (RSS bar)",
+     lambda r: r <= 0.25),
+    # The concurrent case: the highest VmRSS sample while the clients ran (over all repetitions).
+    ("loaded", "vmrss_kib", "VmRSS loaded (peak during the concurrent case)", "≤ ¼",
+     lambda r: r <= 0.25),
+    ("loaded", "pss_kib", "Pss loaded (at that peak)", "≤ ¼ (RSS bar)", lambda r: r <= 0.25),
 ]
+
+# Helper processes reported beside the daemons, never added to them.
+HELPERS = ("virtlogd", "polkitd", "dbus-daemon")
 
 DAEMONS = ("moatd", "libvirtd")
 
@@ -62,6 +82,10 @@ def fmt_us(value):
     return f"{value:,.1f}"
 
 
+def fmt_ms(value):
+    return f"{value:,.3f}" if value < 10 else f"{value:,.1f}"
+
+
 def cell(values, fmt, unit):
     med = statistics.median(values)
     if len(values) == 1:
@@ -70,11 +94,13 @@ def cell(values, fmt, unit):
 
 
 def met(predicate, ratio):
+    if predicate is None:
+        return "—"
     return "yes" if predicate(ratio) else "**no**"
 
 
-def main():
-    run = Path(sys.argv[1])
+def summarize(run):
+    """The table's lines and the notes under it for run folder `run` (a Path)."""
     reps = defaultdict(dict)  # (case, daemon) -> rep -> row
     with open(run / "raw.csv", newline="") as f:
         for row in csv.DictReader(f):
@@ -82,7 +108,15 @@ def main():
     memory = {}
     with open(run / "memory.csv", newline="") as f:
         for row in csv.DictReader(f):
-            memory[(row["when"], row["daemon"])] = row
+            key = (row["when"], row["daemon"])
+            # Several `loaded` rows (one per repetition): the highest VmRSS counts.
+            if key not in memory or int(row["vmrss_kib"]) > int(memory[key]["vmrss_kib"]):
+                memory[key] = row
+    latency = defaultdict(list)  # daemon -> rows of latency.csv
+    if (run / "latency.csv").exists():
+        with open(run / "latency.csv", newline="") as f:
+            for row in csv.DictReader(f):
+                latency[row["daemon"]].append(row)
 
     lines = [
         "| figure | moatd | libvirtd | ratio moatd ÷ libvirtd | target | met? |",
@@ -122,6 +156,12 @@ def main():
                      f"against moatd and {c['libvirtd']:.0f} µs against libvirtd (median); "
                      f"{len(paired)} repetitions per daemon.")
 
+    if all(latency[d] for d in DAEMONS):
+        for column, label in CONCURRENT_LATENCY:
+            ms = {d: [float(r[column]) for r in latency[d]] for d in DAEMONS}
+            (m_text, m_med), (l_text, l_med) = (cell(ms[d], fmt_ms, "ms") for d in DAEMONS)
+            lines.append(f"| {label} | {m_text} | {l_text} | {m_med / l_med:.2f}× | — | — |")
+
     for case, label, target, predicate in LATENCY_FIGURES:
         if not all((case, d) in reps for d in DAEMONS):
             continue
@@ -152,14 +192,21 @@ def main():
         ratio = kib["moatd"] / kib["libvirtd"]
         lines.append(f"| {label} | {kib['moatd'] / 1024:.1f} MiB | {kib['libvirtd'] / 1024:.1f} MiB | "
                      f"{ratio:.2f}× | {target} | {met(predicate, ratio)} |")
-    if ("idle", "virtlogd") in memory:
-        v = memory[("idle", "virtlogd")]
-        notes.append(f"- libvirtd also needs virtlogd: idle VmRSS {int(v['vmrss_kib']) / 1024:.1f} MiB, "
-                     f"Pss {int(v['pss_kib']) / 1024:.1f} MiB (not counted above).")
+    for when in ("idle", "with_guests"):
+        helpers = [(h, memory[(when, h)]) for h in HELPERS if (when, h) in memory]
+        if helpers:
+            parts = ", ".join(f"{h} VmRSS {int(v['vmrss_kib']) / 1024:.1f} MiB, "
+                              f"Pss {int(v['pss_kib']) / 1024:.1f} MiB" for h, v in helpers)
+            notes.append(f"- libvirtd's helpers ({when}), not counted in libvirtd's rows: {parts}.")
     notes.append("- DESIGN.md's libvirtd anchors for this kind of machine: ~3,460 it/s (root), "
                  "~3,810 it/s (unprivileged), ~25.5 MB idle RSS; "
                  "define → running ~428 ms (KVM, SeaBIOS guest), destroy ~208 ms.")
 
+    return lines, notes
+
+
+def main():
+    lines, notes = summarize(Path(sys.argv[1]))
     print("\n".join(lines))
     print()
     print("\n".join(notes))
