@@ -66,7 +66,7 @@ if [ "$QUICK" -eq 1 ]; then
     MODE=quick
     PLAIN_OPTS=(--reps 3 --seconds 2 --warmup 0.5 --lifecycle-reps 10 --clients 50 --calls 200)
     ACL_OPTS=(--reps 2 --seconds 2 --warmup 0.5 --acl-guests 1000)
-    CRITERION_OPTS=(--warm-up-time 0.5 --measurement-time 1 --noplot)
+    CRITERION_OPTS=(--warm-up-time 0.3 --measurement-time 1 --noplot)
 else
     MODE=full
     PLAIN_OPTS=(--reps 5 --seconds 3 --warmup 1 --lifecycle-reps 30 --clients 50 --calls 1000)

@@ -40,8 +40,11 @@ python3 scripts/threats.py "$MOAT_THREAT_REPORT"
 step "soak, short form: 2 clients cycling real guests for 15 s (long form: bash bench/soak.sh)"
 bash bench/soak.sh --debug --clients 2 --seconds 15 --out target/soak
 
-step "cargo bench --no-run (benchmarks keep compiling)"
+step "cargo bench --no-run (benchmarks keep compiling), bench scripts parse"
 cargo bench -p moat-bench --locked --no-run
+for script in bench/*.sh; do bash -n "$script"; done
+/usr/bin/python3 -c 'import ast, sys; [ast.parse(open(f).read(), f) for f in sys.argv[1:]]' \
+    bench/clients/*.py
 
 step "fuzz: every target for 20 s, coverage-guided (long form: bash scripts/fuzz.sh 1800)"
 bash scripts/fuzz.sh 20

@@ -9,16 +9,24 @@
 //! Documents: `minimal` (01-minimal.xml, 115 bytes), `virt_install_q35` (03-virt-install-q35.xml,
 //! the XML virt-install writes for a q35 guest, ~5.6 kB), `many_disks` (08-many-disks.xml).
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use domxml::{format, parse, FormatOptions, ParseOptions};
 
 const DOCS: [(&str, &str); 3] = [
-    ("minimal", include_str!("../../crates/domxml/tests/corpus/01-minimal.xml")),
+    (
+        "minimal",
+        include_str!("../../crates/domxml/tests/corpus/01-minimal.xml"),
+    ),
     (
         "virt_install_q35",
         include_str!("../../crates/domxml/tests/corpus/03-virt-install-q35.xml"),
     ),
-    ("many_disks", include_str!("../../crates/domxml/tests/corpus/08-many-disks.xml")),
+    (
+        "many_disks",
+        include_str!("../../crates/domxml/tests/corpus/08-many-disks.xml"),
+    ),
 ];
 
 fn domxml(c: &mut Criterion) {

@@ -33,6 +33,9 @@ LOOP_FIGURES = [
     ("concurrent", "concurrent clients, `info()` calls: throughput of all clients", "—", None),
 ]
 
+# Rate units other than iterations per second.
+UNITS = {"acl_list_all": "calls/s", "concurrent": "calls/s"}
+
 # (column of latency.csv, label) — the concurrent case's per-call latency, lower is better.
 CONCURRENT_LATENCY = [
     ("p50_ms", "concurrent clients: p50 latency of one `info()` call"),
@@ -141,7 +144,8 @@ def summarize(run):
             float(reps[(case, "moatd")][i]["it_per_s"]) / float(reps[(case, "libvirtd")][i]["it_per_s"])
             for i in sorted(set(reps[(case, "moatd")]) & set(reps[(case, "libvirtd")]))
         ]
-        (m_text, m_med), (l_text, l_med) = (cell(rate[d], fmt_rate, "it/s") for d in DAEMONS)
+        unit = UNITS.get(case, "it/s")
+        (m_text, m_med), (l_text, l_med) = (cell(rate[d], fmt_rate, unit) for d in DAEMONS)
         ratio = m_med / l_med
         spread = f" ({min(paired):.2f}–{max(paired):.2f})" if len(paired) > 1 else ""
         lines.append(f"| {label} | {m_text} | {l_text} | {ratio:.2f}×{spread} | {target} | "
