@@ -116,13 +116,14 @@ bash bench/side-by-side.sh --moatd-bin "$MOATD_BIN" --out "$OUT/acl" --acl "${AC
     --note "Part of bench/report.sh ($MODE); moatd from $MOATD_SOURCE."
 
 log "3/3 criterion benchmarks ($MODE)"
-rm -rf "$TARGET_DIR/criterion"
+CRITERION_SINCE=$(date +%s)
 CRITERION_LOG=$(mktemp /tmp/moat-report-criterion.XXXXXX)
 trap 'rm -f "$CRITERION_LOG"' EXIT
 (cd "$BENCH_DIR" && CARGO_TARGET_DIR=$TARGET_DIR cargo bench --locked -p moat-bench -- \
     "${CRITERION_OPTS[@]}") >"$CRITERION_LOG" 2>&1 || { tail -n 30 "$CRITERION_LOG" >&2; exit 1; }
 grep -E 'time:|^[a-z]' "$CRITERION_LOG" >&2 || true
-/usr/bin/python3 bench/clients/criterion_csv.py "$TARGET_DIR/criterion" >"$OUT/criterion.csv"
+/usr/bin/python3 bench/clients/criterion_csv.py "$TARGET_DIR/criterion" "$CRITERION_SINCE" \
+    >"$OUT/criterion.csv"
 
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 ELAPSED=$(($(date +%s) - STARTED_AT))

@@ -47,7 +47,7 @@ def main():
     parser.add_argument("--uri", required=True)
     parser.add_argument("--xml", required=True, help="file holding the domain XML")
     parser.add_argument("--label", required=True, help="daemon column of the CSV rows")
-    parser.add_argument("--daemon-pid", type=int, help="read the daemon's CPU time from /proc")
+    parser.add_argument("--daemon-pid", help="read the daemon's CPU time from /proc (pid[,pid...])")
     parser.add_argument("--reps", type=int, default=1)
     parser.add_argument("--first-rep", type=int, default=1, help="number of the first repetition")
     args = parser.parse_args()

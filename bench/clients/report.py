@@ -64,7 +64,7 @@ GROUPS = [
     "3. listAllDomains, 1,000 guests, per-guest ACL",
     "4. define → running, destroy",
     "5. concurrent clients",
-    "6. memory",
+    "6. memory (libvirtd's column: libvirtd alone; virtlogd, polkitd, dbus-daemon in the notes)",
 ]
 CLASSIFY = [
     (5, ("VmRSS", "Pss", "private")),
@@ -280,8 +280,9 @@ def main():
         "`type='kvm'` guests under TCG (crates/qemu/src/host.rs) while libvirtd would use "
         "kvm_pvm, so only TCG gives both daemons the same QEMU work. DESIGN.md's libvirtd anchor "
         "(~428 ms) is a KVM figure: read the ratio.",
-        "- 5: bench/clients/concurrent.py, that many client processes at once, each timing its "
-        "`info()` calls after a common start; latency.csv and cdf.csv hold the distribution.",
+        "- 5: bench/clients/concurrent.py, `--clients` client processes at once (Settings above), "
+        "each with its own connection timing `--calls` `info()` calls after a common start; "
+        "plain/latency.csv and plain/cdf.csv hold the distribution.",
         "- 6: VmRSS, Pss and private memory from /proc/PID/{status,smaps_rollup}: idle with one "
         "guest (ACLs off run), idle with 1,000 guests defined (ACLs on run, before its cases), and "
         "the highest VmRSS sample while the concurrent clients ran. libvirtd's rows are libvirtd "
