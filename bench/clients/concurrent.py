@@ -23,8 +23,8 @@ Nothing here asserts a time: it measures and prints.
 
 import argparse
 import multiprocessing
-import os
 import sys
+import threading
 import time
 
 import libvirt
@@ -69,10 +69,19 @@ def client(uri, name, calls, barrier, out):
         own = time.process_time() - own0
         conn.close()
         out.send((end, own, latencies))
-    except (libvirt.libvirtError, multiprocessing.BrokenBarrierError) as e:
+    except (libvirt.libvirtError, threading.BrokenBarrierError) as e:
+        barrier.abort()  # the others and the parent stop waiting at once
         out.send(str(e))
     finally:
         out.close()
+
+
+def receive_or_none(pipe):
+    """What a client sent within 5 s, or None (nothing, or it died without a word)."""
+    try:
+        return pipe.recv() if pipe.poll(5) else None
+    except EOFError:
+        return None
 
 
 def quantile(sorted_values, q):
@@ -110,15 +119,24 @@ def main():
     peak = None
     try:
         barrier.wait()
-    except multiprocessing.BrokenBarrierError:
-        sys.exit(f"{args.label}: a client failed before the start")
+    except threading.BrokenBarrierError:
+        first = next((r for r in map(receive_or_none, pipes) if isinstance(r, str)),
+                     "no reason given")
+        sys.exit(f"{args.label}: a client failed before the start: {first}")
     cpu0 = daemon_cpu(args.daemon_pid)
     start = time.monotonic()
     results = {}
     while len(results) < len(pipes):
         for i, pipe in enumerate(pipes):
-            if i not in results and pipe.poll():
-                results[i] = pipe.recv()
+            if i in results:
+                continue
+            if pipe.poll():
+                try:
+                    results[i] = pipe.recv()
+                except EOFError:  # the client died without a word
+                    results[i] = f"client process exited ({procs[i].exitcode}) without a result"
+            elif not procs[i].is_alive() and not pipe.poll():
+                results[i] = f"client process exited ({procs[i].exitcode}) without a result"
         if mem_pid is not None:
             sample = memory_sample(mem_pid)
             if peak is None or sample[0] > peak[0]:
