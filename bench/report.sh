@@ -24,7 +24,7 @@ set -euo pipefail
 usage() {
     cat <<'USAGE'
 usage: bench/report.sh [--quick] [--rev REV | --no-build] [--out DIR] [--note TEXT]
-  --quick       fewer repetitions, clients' calls and guests: under 5 minutes after the build,
+  --quick       fewer repetitions and calls (the same 1,000 guests): under 5 minutes after the build,
                 for development (the report says it was a quick run)
   --rev REV     measure moatd built from commit REV (clean `git archive` export, target dir
                 bench/target); use it for runs you record
@@ -61,7 +61,7 @@ REPO=$PWD
 log() { printf '\n=== %s\n' "$*" >&2; }
 
 # Settings: the full run is what DESIGN.md's figures are read from; --quick keeps every case
-# but with fewer repetitions, calls and guests.
+# but with fewer repetitions and calls (the same 1,000 guests).
 if [ "$QUICK" -eq 1 ]; then
     MODE=quick
     PLAIN_OPTS=(--reps 3 --seconds 2 --warmup 0.5 --lifecycle-reps 10 --clients 50 --calls 200)

@@ -233,7 +233,7 @@ def main():
         "per-repetition ratios (repetitions alternate between the daemons).",
     ]
     if env["MODE"] == "quick":
-        lines += ["", "**Quick run** (`--quick`): fewer repetitions, calls and guests than the "
+        lines += ["", "**Quick run** (`--quick`): fewer repetitions and calls than the "
                   "full run; for development, not for the record."]
     lines += [
         "",
