@@ -27,6 +27,9 @@ fuzz_target!(|data: &[u8]| {
             let reply = Message::error_reply(&header, &error).expect("error replies encode");
             reply.encode().expect("error replies frame");
         }
-        Incoming::Keepalive(_) | Incoming::Ignore { .. } => {}
+        Incoming::Stream(packet) => {
+            let _ = rpc::stream::StreamPacket::decode(&packet);
+        }
+        Incoming::Keepalive(_) => {}
     }
 });

@@ -12,7 +12,10 @@
 //!    call that needs more than read access (see [`crate::readonly`]);
 //! 6. quick in-memory calls run in the connection's task; calls that write to disk run on the
 //!    blocking pool, at most `max_client_requests` at once for this client. Replies go through
-//!    the connection's writer task, as do keepalive pings and events.
+//!    the connection's writer task, as do keepalive pings and events;
+//! 7. calls that open a stream (upload, download, console) run in their own task; once answered,
+//!    their STREAM packets go to [`crate::stream`], which relays them with flow control. The
+//!    writer sends replies, keepalive and events ahead of queued stream packets.
 //!
 //! A frame that breaks the protocol (bad length, over a limit) closes this connection with a
 //! logged reason; a malformed payload gets an error reply and the connection stays.
@@ -38,18 +41,22 @@ use acl::{ObjectType, Subject, Target};
 use crate::access::{self, procedure_acl, Access};
 use crate::audit::Outcome;
 use crate::auth::{Authenticator, Offer};
-use crate::dispatch::{self, run as reply, CallContext, Failure, OwnedCall};
+use crate::dispatch::{self, run as reply, CallContext, Failure, OwnedCall, StreamOpen};
 use crate::driver::node::Emulator;
 use crate::driver::{Driver, DriverError, LifecycleEvent};
 use crate::errors;
 use crate::identity::PeerIdentity;
 use crate::readonly;
+use crate::stream::{Outgoing, Streams};
 
 /// The URI this daemon answers to.
 pub const URI: &str = "qemu:///system";
 
 /// Outgoing messages queued per connection before the sender waits.
 const OUTBOX: usize = 64;
+/// Stream packets (of all streams of a connection) queued for the writer; each stream also
+/// holds at most [`crate::stream::SEND_CREDITS`] of them.
+const STREAM_OUTBOX: usize = 16;
 
 /// `VIR_DOMAIN_EVENT_ID_LIFECYCLE`.
 const EVENT_ID_LIFECYCLE: i32 = 0;
@@ -134,16 +141,14 @@ pub async fn serve<R, W>(
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let mut reader = FrameReader::new(read_half);
-    let (outbox, mut outgoing) = mpsc::channel::<Message>(OUTBOX);
-    let writer = tokio::spawn(async move {
-        let mut writer = FrameWriter::new(write_half);
-        while let Some(message) = outgoing.recv().await {
-            if let Err(err) = writer.write_message(&message).await {
-                tracing::debug!(?err, "client write failed");
-                break;
-            }
-        }
-    });
+    let (outbox, outgoing) = mpsc::channel::<Message>(OUTBOX);
+    let (stream_outbox, stream_outgoing) = mpsc::channel::<Outgoing>(STREAM_OUTBOX);
+    let streams = Streams::new(stream_outbox);
+    let writer = tokio::spawn(write_loop(
+        FrameWriter::new(write_half),
+        outgoing,
+        stream_outgoing,
+    ));
     let mut state = ConnState {
         subject: access::subject(&identity),
         identity,
@@ -188,7 +193,9 @@ pub async fn serve<R, W>(
                 Ok(Some(message)) => {
                     last_seen = Instant::now();
                     unanswered = 0;
-                    match handle_message(message, &mut state, &shared, &outbox, &requests).await {
+                    let handled =
+                        handle_message(message, &mut state, &shared, &outbox, &requests, &streams);
+                    match handled.await {
                         Next::Continue => {}
                         Next::Close(why) => break why,
                     }
@@ -217,9 +224,41 @@ pub async fn serve<R, W>(
         }
     };
     tracing::debug!(client = %state.identity, reason, "client disconnected");
+    streams.close_all();
     drop(outbox);
     // Let queued replies (CONNECT_CLOSE's, say) go out before the socket closes.
     let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+}
+
+/// The connection's writer: replies, keepalive and events first, then stream packets, whose
+/// credit is returned once they are written.
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut writer: FrameWriter<W>,
+    mut outgoing: mpsc::Receiver<Message>,
+    mut stream_outgoing: mpsc::Receiver<Outgoing>,
+) {
+    let mut streams_open = true;
+    loop {
+        let (message, credit) = tokio::select! {
+            biased;
+            message = outgoing.recv() => match message {
+                Some(message) => (message, None),
+                None => break,
+            },
+            packet = stream_outgoing.recv(), if streams_open => match packet {
+                Some(packet) => (packet.message, packet.credit),
+                None => {
+                    streams_open = false;
+                    continue;
+                }
+            },
+        };
+        if let Err(err) = writer.write_message(&message).await {
+            tracing::debug!(?err, "client write failed");
+            break;
+        }
+        drop(credit);
+    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
@@ -287,6 +326,7 @@ async fn handle_message(
     shared: &Arc<Shared>,
     outbox: &mpsc::Sender<Message>,
     requests: &Arc<Semaphore>,
+    streams: &Arc<Streams>,
 ) -> Next {
     match Incoming::classify(message) {
         Incoming::Keepalive(KeepaliveProcedure::Ping) => {
@@ -295,9 +335,13 @@ async fn handle_message(
                 .await;
             Next::Continue
         }
-        Incoming::Keepalive(_) | Incoming::Ignore { .. } => Next::Continue,
+        Incoming::Keepalive(_) => Next::Continue,
+        Incoming::Stream(packet) => {
+            streams.deliver(packet).await;
+            Next::Continue
+        }
         Incoming::Reject { header, error } => send_error(outbox, &header, &error).await,
-        Incoming::Call(call) => handle_call(call, state, shared, outbox, requests).await,
+        Incoming::Call(call) => handle_call(call, state, shared, outbox, requests, streams).await,
     }
 }
 
@@ -345,15 +389,20 @@ async fn handle_call(
     shared: &Arc<Shared>,
     outbox: &mpsc::Sender<Message>,
     requests: &Arc<Semaphore>,
+    streams: &Arc<Streams>,
 ) -> Next {
     let procedure = call.procedure;
     let connection_level = is_connection_procedure(procedure);
-    let (handler, waiting) = if connection_level {
-        (None, None)
+    let (handler, waiting, opener) = if connection_level {
+        (None, None, None)
     } else {
-        (dispatch::route(procedure), dispatch::route_async(procedure))
+        (
+            dispatch::route(procedure),
+            dispatch::route_async(procedure),
+            dispatch::route_stream(procedure),
+        )
     };
-    if !connection_level && handler.is_none() && waiting.is_none() {
+    if !connection_level && handler.is_none() && waiting.is_none() && opener.is_none() {
         return send_error(
             outbox,
             &call.header,
@@ -408,20 +457,35 @@ async fn handle_call(
             Err(failure) => reply_failure(outbox, &call.header, call.procedure, failure).await,
         };
     }
+    if let Some(opener) = opener {
+        let Ok(permit) = requests.clone().acquire_owned().await else {
+            return Next::Close("request limiter closed");
+        };
+        let owned = owned_call(call, state, shared);
+        let header = owned.call.header;
+        let outbox = outbox.clone();
+        let streams = Arc::clone(streams);
+        tokio::spawn(async move {
+            let failure = match opener(owned).await {
+                Ok(StreamOpen { reply, ends }) => match streams.open(header, reply, ends).await {
+                    Ok(()) => None,
+                    Err(err) => Some(Failure::remote(errors::stream_error(&err))),
+                },
+                Err(failure) => Some(failure),
+            };
+            drop(permit);
+            if let Some(failure) = failure {
+                let _ = reply_failure(&outbox, &header, procedure, failure).await;
+            }
+        });
+        return Next::Continue;
+    }
     if let Some(waiting) = waiting {
         // Lifecycle calls wait on QEMU: their own task, within the client's request limit.
         let Ok(permit) = requests.clone().acquire_owned().await else {
             return Next::Close("request limiter closed");
         };
-        let owned = OwnedCall {
-            driver: Arc::clone(&shared.driver),
-            access: Arc::clone(&shared.access),
-            emulator: Arc::clone(&shared.emulator),
-            identity: state.identity.clone(),
-            subject: state.subject.clone(),
-            read_only: state.read_only,
-            call,
-        };
+        let owned = owned_call(call, state, shared);
         let header = owned.call.header;
         let outbox = outbox.clone();
         tokio::spawn(async move {
@@ -504,6 +568,18 @@ async fn handle_call(
         drop(permit);
     });
     Next::Continue
+}
+
+fn owned_call(call: Call, state: &ConnState, shared: &Shared) -> OwnedCall {
+    OwnedCall {
+        driver: Arc::clone(&shared.driver),
+        access: Arc::clone(&shared.access),
+        emulator: Arc::clone(&shared.emulator),
+        identity: state.identity.clone(),
+        subject: state.subject.clone(),
+        read_only: state.read_only,
+        call,
+    }
 }
 
 /// AUTH_POLKIT: polkitd decides, off the async thread (an agent may take a while to answer);

@@ -12,6 +12,7 @@ use crate::auth::AuthError;
 use crate::driver::storage::StorageError;
 use crate::driver::DriverError;
 use crate::registry::RegistryError;
+use crate::stream::StreamError;
 
 /// `VIR_ERR_NO_CONNECT`: no driver for the URI given to CONNECT_OPEN.
 const NO_CONNECT: i32 = 5;
@@ -124,6 +125,26 @@ fn storage_error(err: &StorageError) -> (i32, i32, &'static str) {
         ),
         _ => (error_code::OPERATION_FAILED, storage, "operation failed"),
     }
+}
+
+/// `VIR_ERR_SYSTEM_ERROR`.
+const SYSTEM_ERROR: i32 = 38;
+/// `VIR_FROM_STREAMS`.
+const STREAMS: i32 = 38;
+
+/// The libvirt error a failed stream sends (STREAM ERROR): a driver failure keeps its code;
+/// I/O is `VIR_ERR_SYSTEM_ERROR` and a protocol breach `VIR_ERR_RPC`, from `VIR_FROM_STREAMS`.
+pub fn stream_error(err: &StreamError) -> RemoteError {
+    let (code, prefix) = match err {
+        StreamError::Driver(driver) => return driver_error(driver),
+        // libvirt's fd streams: "cannot write to stream: No space left on device".
+        StreamError::Io { .. } => return RemoteError::new(SYSTEM_ERROR, STREAMS, chain(err)),
+        StreamError::TooMany { .. } | StreamError::SerialInUse { .. } => {
+            (error_code::OPERATION_FAILED, "operation failed")
+        }
+        _ => (error_code::RPC, "stream protocol error"),
+    };
+    RemoteError::new(code, STREAMS, format!("{prefix}: {}", chain(err)))
 }
 
 /// A read-only connection asked for a call that changes state or reveals secrets.

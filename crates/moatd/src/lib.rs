@@ -10,6 +10,7 @@
 //! | accept, peer identity, `max_clients` | [`server`], [`identity`] |
 //! | connection state (auth, open, read-only), keepalive, events | [`conn`], [`auth`], [`readonly`] |
 //! | procedure → handler, args → ret | [`dispatch`] |
+//! | streams after a call (upload, download, console): relay, flow control | [`stream`] |
 //! | what the call does | [`driver`] (domains, node), [`registry`], [`store`] |
 //! | guest networks: bridges, taps, dnsmasq, firewall | [`network`], [`driver::network`] |
 //! | storage pools and volumes: directories, image files, `qemu-img` | [`driver::storage`] |
@@ -47,4 +48,5 @@ pub mod readonly;
 pub mod registry;
 pub mod server;
 pub mod store;
+pub mod stream;
 pub mod tls;

@@ -191,9 +191,7 @@ async fn serve(stream: UnixStream) {
             Incoming::Keepalive(KeepaliveProcedure::Ping) => {
                 (Some(Message::keepalive(KeepaliveProcedure::Pong)), false)
             }
-            Incoming::Keepalive(KeepaliveProcedure::Pong) | Incoming::Ignore { .. } => {
-                (None, false)
-            }
+            Incoming::Keepalive(KeepaliveProcedure::Pong) | Incoming::Stream(_) => (None, false),
             Incoming::Reject { header, error } => {
                 (Message::error_reply(&header, &error).ok(), false)
             }

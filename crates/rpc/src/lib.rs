@@ -10,6 +10,7 @@
 //! | [`frame`] | length word rules and limits ([`FrameError`](frame::FrameError)) |
 //! | [`header`] | the 24-byte [`Header`](header::Header), message types, statuses, program numbers, keepalive |
 //! | [`message`] | [`Message`](message::Message), [`Incoming`](message::Incoming) (what a server does with a packet), [`Call`](message::Call), reply/error/event builders |
+//! | [`stream`] | STREAM / STREAM_HOLE packets ([`StreamPacket`](stream::StreamPacket)), their builders and the 256 KiB data limit |
 //! | [`types`] | `remote_nonnull_domain`, `remote_error` ([`RemoteError`](types::RemoteError)), limits, libvirt error codes |
 //! | [`payloads`] | the `*_args`/`*_ret`/`*_msg` structs of the implemented procedures |
 //! | [`procedures`] | the procedure table ([`RemoteProcedure`](procedures::RemoteProcedure), [`Procedure`](procedures::Procedure)), generated from libvirt 9.0's list |
@@ -60,6 +61,7 @@ pub mod header;
 pub mod message;
 pub mod payloads;
 pub mod procedures;
+pub mod stream;
 pub mod transport;
 pub mod types;
 pub mod xdr;

@@ -9,7 +9,7 @@
 //! 2. [`Incoming::classify`] sorts it: a [`Call`] of a known REMOTE
 //!    procedure, a keepalive, a packet to reject with libvirt's exact error
 //!    (unknown program, version or procedure, unexpected type), or one to
-//!    ignore;
+//!    hand to an open stream ([`crate::stream`]);
 //! 3. [`Call::args`] decodes the procedure's args; a [`MessageError`] whose
 //!    [`disposition`](MessageError::disposition) is
 //!    [`Disposition::ErrorReply`] is answered with
@@ -321,11 +321,10 @@ pub enum Incoming {
         /// The error to send.
         error: RemoteError,
     },
-    /// Drop silently, as libvirtd does (stray stream data).
-    Ignore {
-        /// The dropped header.
-        header: Header,
-    },
+    /// A STREAM or STREAM_HOLE packet of the REMOTE program: for the stream opened by the call
+    /// with the same procedure and serial, if one is open (see [`crate::stream`]); libvirtd
+    /// drops one that matches no open stream.
+    Stream(Message),
 }
 
 impl Incoming {
@@ -344,7 +343,7 @@ impl Incoming {
         }
         match header.message_type {
             MessageType::Call | MessageType::CallWithFds => {}
-            MessageType::Stream | MessageType::StreamHole => return Self::Ignore { header },
+            MessageType::Stream | MessageType::StreamHole => return Self::Stream(message),
             other => {
                 return Self::Reject {
                     header,
@@ -494,14 +493,14 @@ mod tests {
     }
 
     #[test]
-    fn stream_data_is_ignored_and_replies_are_rejected() {
+    fn stream_data_is_handed_over_and_replies_are_rejected() {
         let header = Header {
             message_type: MessageType::Stream,
             ..Header::remote_call(1, 0)
         };
         assert!(matches!(
             Incoming::classify(Message::new(header, Bytes::new())),
-            Incoming::Ignore { .. }
+            Incoming::Stream(_)
         ));
         let header = Header::remote_call(1, 0).reply(Status::Ok);
         assert!(matches!(

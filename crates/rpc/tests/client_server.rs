@@ -136,7 +136,7 @@ mod e2e {
                     }
                     continue;
                 }
-                Incoming::Ignore { .. } => continue,
+                Incoming::Stream(_) => continue,
             };
             // Ping the client before answering GET_INFO, to check it PONGs
             // while it waits.
