@@ -17,7 +17,8 @@
 //!    and the [`StreamEnds`]. An `Err` is sent as an ordinary error reply and no stream opens.
 //! 3. The ends are:
 //!    - a [`StreamSink`] for what the client sends (upload, console keyboard): `write` gets
-//!      each data packet (at most [`STREAM_DATA_MAX`] bytes), `hole` each STREAM_HOLE (only
+//!      each data packet (not empty; usually at most 256 KiB, but a client may send up to the
+//!      32 MiB frame limit in one), `hole` each STREAM_HOLE (only
 //!      with [`Holes::Accept`]), `finish` the client's OK, `abort` an abort, a client that
 //!      vanished or a failure; it is then dropped;
 //!    - a [`StreamSource`] for what the daemon sends (download, console output): `next(max)`
@@ -36,15 +37,20 @@
 //!
 //! # Flow control and limits
 //!
-//! - Client → daemon: each stream has a queue of [`PACKET_QUEUE`] packets. When it is full the
-//!   connection stops reading from the client's socket until the sink has taken a packet, so a
-//!   fast client against a slow disk holds at most `PACKET_QUEUE + 1` packets of 256 KiB.
-//!   (Other calls on that connection then wait too, as with libvirtd: they share the socket.)
+//! - Client → daemon: each stream queues at most [`QUEUE_BYTES`] of client data (and at most
+//!   [`QUEUE_PACKETS`] packets). When that is reached the connection stops reading from the
+//!   client's socket until the sink has taken a packet, so a fast client against a slow disk
+//!   makes the daemon hold 1 MiB plus the packet being written (a packet larger than the
+//!   budget takes all of it). Other calls on that connection then wait too, as with libvirtd:
+//!   they share the socket.
 //! - Daemon → client: the source is asked for the next piece only when one of the stream's
 //!   [`SEND_CREDITS`] credits is free; a credit comes back when the connection's writer has
 //!   written the packet to the socket. A slow client thus holds at most that many packets.
 //!   Replies, keepalive and events leave before queued stream packets.
-//! - Packets over 256 KiB, STREAM_HOLE on a stream that did not ask for holes, and data for a
+//! - Data packets the daemon sends hold at most [`STREAM_DATA_MAX`] (256 KiB, as libvirtd).
+//!   Client packets are bounded by the 32 MiB frame limit only, as libvirtd accepts them
+//!   (python-libvirt sends what `stream.send()` was given in one packet).
+//! - A bad hole packet, a STREAM_HOLE on a stream that did not ask for holes, and data for a
 //!   stream with no sink fail that stream (STREAM ERROR), not the connection.
 //! - A connection has at most [`MAX_STREAMS`] streams open; more are refused with an error
 //!   reply (and the end just opened is aborted).
@@ -65,7 +71,7 @@ use rpc::message::Message;
 use rpc::stream::StreamPacketError;
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use crate::driver::DriverError;
 
@@ -73,8 +79,10 @@ mod relay;
 
 pub use rpc::stream::STREAM_DATA_MAX;
 
-/// Client packets queued per stream before the connection stops reading.
-pub const PACKET_QUEUE: usize = 4;
+/// Bytes of client data queued per stream before the connection stops reading.
+pub const QUEUE_BYTES: usize = 1024 * 1024;
+/// Client packets queued per stream (empty and hole packets count here only).
+pub const QUEUE_PACKETS: usize = 64;
 /// Packets per stream that may wait for the socket at once.
 pub const SEND_CREDITS: usize = 4;
 /// Most streams open at once on one connection.
@@ -134,7 +142,7 @@ pub type StreamFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StreamError
 
 /// The daemon's end for what the client sends.
 pub trait StreamSink: Send {
-    /// Takes one data packet (1 to [`STREAM_DATA_MAX`] bytes).
+    /// Takes one data packet (not empty).
     fn write(&mut self, data: Bytes) -> StreamFuture<'_, ()>;
     /// Skips `length` bytes (sparse streams; called only with [`Holes::Accept`]).
     fn hole(&mut self, length: u64) -> StreamFuture<'_, ()>;
@@ -310,11 +318,19 @@ pub struct Outgoing {
     pub credit: Option<OwnedSemaphorePermit>,
 }
 
+/// A client packet in a stream's queue, with its share of the queue's byte budget.
+#[derive(Debug)]
+struct Queued {
+    message: Message,
+    _budget: Option<OwnedSemaphorePermit>,
+}
+
 /// One open stream, as the connection's reader sees it.
 #[derive(Debug)]
 struct Entry {
     procedure: i32,
-    packets: mpsc::Sender<Message>,
+    packets: mpsc::Sender<Queued>,
+    budget: Arc<Semaphore>,
 }
 
 /// The open streams of one connection, by serial.
@@ -347,7 +363,7 @@ impl Streams {
         reply: Message,
         mut ends: StreamEnds,
     ) -> Result<(), StreamError> {
-        let (packets, incoming) = mpsc::channel(PACKET_QUEUE);
+        let (packets, incoming) = mpsc::channel(QUEUE_PACKETS);
         let registered = {
             let mut table = self.table();
             let full = table.len() >= MAX_STREAMS;
@@ -360,6 +376,7 @@ impl Streams {
                     slot.insert(Entry {
                         procedure: call.procedure,
                         packets,
+                        budget: Arc::new(Semaphore::new(QUEUE_BYTES)),
                     });
                     Ok(())
                 }
@@ -396,24 +413,37 @@ impl Streams {
     /// Hands a STREAM or STREAM_HOLE packet to its stream. Waits while that stream's queue is
     /// full (this is the upload flow control). A packet for no open stream is dropped.
     pub async fn deliver(&self, message: Message) {
-        let sender = {
+        let found = {
             let table = self.table();
             table
                 .get(&message.header.serial)
                 .filter(|entry| entry.procedure == message.header.procedure)
-                .map(|entry| entry.packets.clone())
+                .map(|entry| (entry.packets.clone(), Arc::clone(&entry.budget)))
         };
-        match sender {
-            Some(sender) => {
-                // A closed queue means the stream just ended: drop the packet.
-                let _ = sender.send(message).await;
-            }
-            None => tracing::debug!(
+        let Some((sender, budget)) = found else {
+            tracing::debug!(
                 serial = message.header.serial,
                 procedure = message.header.procedure,
                 "dropping a packet for no open stream"
-            ),
-        }
+            );
+            return;
+        };
+        let share = message.payload.len().min(QUEUE_BYTES);
+        let permit = match u32::try_from(share) {
+            Ok(0) | Err(_) => None,
+            // A closed budget means the stream just ended: drop the packet.
+            Ok(n) => match budget.acquire_many_owned(n).await {
+                Ok(permit) => Some(permit),
+                Err(_) => return,
+            },
+        };
+        // A closed queue means the stream just ended: drop the packet.
+        let _ = sender
+            .send(Queued {
+                message,
+                _budget: permit,
+            })
+            .await;
     }
 
     /// Streams open now.

@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::{
-    Holes, Outgoing, Piece, StreamEnds, StreamError, StreamSink, StreamSource, Streams,
+    Holes, Outgoing, Piece, Queued, StreamEnds, StreamError, StreamSink, StreamSource, Streams,
     SEND_CREDITS,
 };
 use crate::errors;
@@ -55,7 +55,7 @@ enum Sent {
 pub(super) async fn run(
     call: Header,
     ends: StreamEnds,
-    mut packets: mpsc::Receiver<Message>,
+    mut packets: mpsc::Receiver<Queued>,
     out: mpsc::Sender<Outgoing>,
     streams: Arc<Streams>,
 ) {
@@ -71,7 +71,8 @@ pub(super) async fn run(
         tokio::select! {
             packet = packets.recv() => {
                 let Some(packet) = packet else { break End::Vanished };
-                match take(&mut sink, holes, &packet).await {
+                // The packet's budget share is returned when it drops, after the sink took it.
+                match take(&mut sink, holes, &packet.message).await {
                     Ok(None) => {}
                     Ok(Some(end)) => break end,
                     Err(err) => break End::Failed(err),
