@@ -807,10 +807,11 @@ pub type StreamHandler =
 
 /// The handler of a stream-opening procedure, if the daemon implements it.
 pub fn route_stream(procedure: RemoteProcedure) -> Option<StreamHandler> {
-    // Stream procedures are routed here as they are implemented, e.g.
-    // `R::DomainOpenConsole => Some(handler)`.
-    let _ = procedure;
-    None
+    use RemoteProcedure as R;
+    match procedure {
+        R::StorageVolUpload | R::StorageVolDownload => storage::route_stream(procedure),
+        _ => None,
+    }
 }
 
 /// Whether the procedure changes state and should run off the async workers (it may fsync).

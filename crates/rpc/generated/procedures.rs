@@ -557,6 +557,8 @@ procedure_table! {
         DomainGetVcpusFlags(DomainGetVcpusFlagsArgs => DomainGetVcpusFlagsRet);
         DomainIsUpdated(DomainIsUpdatedArgs => DomainIsUpdatedRet);
         ConnectGetSysinfo(ConnectGetSysinfoArgs => ConnectGetSysinfoRet);
+        StorageVolUpload(StorageVolUploadArgs => ());
+        StorageVolDownload(StorageVolUploadArgs => ());
         DomainGetState(DomainGetStateArgs => DomainGetStateRet);
         DomainUndefineFlags(DomainUndefineFlagsArgs => ());
         DomainDestroyFlags(DomainDestroyFlagsArgs => ());

@@ -20,6 +20,10 @@ use crate::driver::storage::{PoolFilter, PoolSummary, StorageError};
 use crate::driver::{Driver, DriverError};
 use crate::errors;
 
+mod transfer;
+
+pub use transfer::route_stream;
+
 fn wire_pool(pool: &PoolSummary) -> NonnullStoragePool {
     NonnullStoragePool {
         name: pool.name.clone(),

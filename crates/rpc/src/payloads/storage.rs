@@ -172,6 +172,22 @@ xdr_struct! {
 }
 
 xdr_struct! {
+    /// `remote_storage_vol_upload_args` (also `_download_args`): the stream that follows carries
+    /// the bytes.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct StorageVolUploadArgs("remote_storage_vol_upload_args") {
+        /// The volume.
+        pub vol: NonnullStorageVol,
+        /// First byte of the volume to write (or read).
+        pub offset: u64,
+        /// Bytes to transfer; 0 means up to the end of the volume.
+        pub length: u64,
+        /// `VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM` (or `_DOWNLOAD_`).
+        pub flags: u32,
+    }
+}
+
+xdr_struct! {
     /// `remote_storage_vol_resize_args`.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct StorageVolResizeArgs("remote_storage_vol_resize_args") {

@@ -17,6 +17,7 @@ pub mod image;
 pub mod logical;
 pub mod lvm;
 pub mod store;
+pub mod transfer;
 pub mod volume;
 
 use std::collections::BTreeMap;
@@ -260,6 +261,8 @@ pub struct StoragePools {
     changes: Mutex<()>,
     qemu_img: QemuImg,
     lvm: Lvm,
+    /// Volumes being uploaded or downloaded.
+    transfers: transfer::Transfers,
 }
 
 /// What [`StoragePools::load`] found.
@@ -283,6 +286,7 @@ impl StoragePools {
             changes: Mutex::new(()),
             qemu_img: QemuImg::default(),
             lvm: Lvm::default(),
+            transfers: transfer::Transfers::default(),
         }
     }
 
