@@ -318,6 +318,11 @@ try:
 except libvirt.libvirtError as e:
     print('busy:', e)
 try:
+    v.delete(0)
+    print('deleted during upload')
+except libvirt.libvirtError as e:
+    print('delete refused:', e)
+try:
     st.sendHole(4096, 0)
     print('hole accepted')
 except libvirt.libvirtError as e:
@@ -347,6 +352,12 @@ except libvirt.libvirtError as e:
     assert!(text.contains("pools while streaming 2"), "{text}");
     assert!(
         text.contains("busy: Requested operation is not valid: volume 'v.img' is still in use."),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "delete refused: Requested operation is not valid: volume 'v.img' is still in use."
+        ),
         "{text}"
     );
     // libvirt's client refuses a hole on a non-sparse stream itself; the daemon's own check

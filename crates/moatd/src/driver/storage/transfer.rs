@@ -21,7 +21,8 @@
 //!
 //! Data already written stays when a transfer ends early (an abort or a client that vanished),
 //! as with libvirt. While a volume is uploaded it cannot be uploaded or downloaded by another
-//! call ("volume 'x' is still in use", libvirt's check); downloads may run side by side.
+//! call ("volume 'x' is still in use", libvirt's check); downloads may run side by side. A
+//! volume being transferred cannot be deleted, wiped or resized.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -96,6 +97,17 @@ pub struct InUse {
 }
 
 impl Transfers {
+    /// Refuses when `path` is being transferred.
+    fn ensure_idle(&self, path: &Path, name: &str) -> Result<(), StorageError> {
+        let busy = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
+        if busy.contains_key(path) {
+            return Err(StorageError::InvalidState(format!(
+                "volume '{name}' is still in use."
+            )));
+        }
+        Ok(())
+    }
+
     fn claim(&self, path: &Path, upload: bool, name: &str) -> Result<InUse, StorageError> {
         let mut busy = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
         let next = match (busy.get(path), upload) {
@@ -173,6 +185,15 @@ pub enum Chunk {
 }
 
 impl StoragePools {
+    /// Refuses a change (delete, wipe, resize) of a volume being uploaded or downloaded, as
+    /// libvirt does; call it holding the changes lock.
+    pub(super) fn ensure_no_transfer(&self, vol: &VolumeRef) -> Result<(), StorageError> {
+        match std::fs::canonicalize(&vol.path) {
+            Ok(path) => self.transfers.ensure_idle(&path, &vol.name),
+            Err(_) => Ok(()),
+        }
+    }
+
     fn open_transfer(
         &self,
         vol: &VolumeRef,
@@ -180,6 +201,9 @@ impl StoragePools {
         length: u64,
         upload: bool,
     ) -> Result<Opened, StorageError> {
+        // Under the changes lock, so that no delete, wipe or resize slips between the checks
+        // and the claim.
+        let _changes = self.lock_changes();
         let vol = self.volume(&vol.pool, &vol.name)?;
         // A symlink volume resolves inside its pool (checked by `volume`); open what it names,
         // and never a symlink put there since.

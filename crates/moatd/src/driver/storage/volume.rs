@@ -415,6 +415,7 @@ impl StoragePools {
             return self.delete_lv(&object, vol);
         }
         let vol = self.volume(&vol.pool, &vol.name)?;
+        self.ensure_no_transfer(&vol)?;
         fs::remove_file(&vol.path).map_err(StorageError::io("remove the volume", &vol.path))
     }
 
@@ -428,6 +429,7 @@ impl StoragePools {
             return self.wipe_lv(&object, vol);
         }
         let vol = self.volume(&vol.pool, &vol.name)?;
+        self.ensure_no_transfer(&vol)?;
         let facts = self.volume_facts(&vol)?;
         match facts.image.format {
             VolumeFormat::Raw => {
@@ -460,6 +462,7 @@ impl StoragePools {
         let _changes = self.lock_changes();
         let object = self.active(&vol.pool)?;
         let vol = self.volume(&vol.pool, &vol.name)?;
+        self.ensure_no_transfer(&vol)?;
         let facts = self.volume_facts(&vol)?;
         let current = facts.capacity;
         let shrink = flags & RESIZE_SHRINK != 0;
