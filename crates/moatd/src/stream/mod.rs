@@ -26,7 +26,8 @@
 //!      [`Piece::End`] (sent as EOF);
 //!    - or both, for a duplex stream. Plain tokio halves fit through [`ReaderSource`] and
 //!      [`WriterSink`]; a console is
-//!      `StreamEnds::duplex(ReaderSource::new(pty_read), WriterSink::new(pty_write))`.
+//!      `StreamEnds::duplex(ReaderSource::new(pty_read, "the console of guest g"),
+//!      WriterSink::new(pty_write, "the console of guest g"))`.
 //!
 //!    An end's error ([`StreamError`]) is sent to the client as a STREAM ERROR with the
 //!    libvirt error of [`crate::errors::stream_error`] (a [`DriverError`] keeps its usual code)
@@ -34,6 +35,8 @@
 //! 4. The connection registers the stream under the call's serial *before* it sends the reply,
 //!    so no packet can overtake it, then starts relaying. Nothing else is needed: the end of the
 //!    stream, the confirmation packets and the clean-up are the relay's.
+//!
+//! `dispatch/storage/transfer.rs` (volume upload and download) is a worked example.
 //!
 //! # Flow control and limits
 //!

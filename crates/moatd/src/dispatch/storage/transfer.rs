@@ -11,15 +11,16 @@ use std::io;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use rpc::procedures::{self as p, RemoteProcedure};
+use rpc::payloads::StorageVolUploadArgs;
+use rpc::procedures::{self as p, Procedure, RemoteProcedure};
 use serde_json::Value;
 
 use super::{storage, vol_object};
 use crate::audit::Outcome;
 use crate::dispatch::{Failure, OwnedCall, StreamHandler, StreamOpen};
-use crate::driver::storage::transfer::{
-    Chunk, TransferError, VolumeReader, VolumeWriter, SPARSE_STREAM,
-};
+use crate::driver::storage::transfer::{Chunk, VolumeReader, VolumeWriter, SPARSE_STREAM};
+use crate::driver::storage::volume::VolumeRef;
+use crate::driver::storage::{StorageError, StoragePools};
 use crate::driver::Driver;
 use crate::errors;
 use crate::identity::PeerIdentity;
@@ -38,8 +39,21 @@ pub fn route_stream(procedure: RemoteProcedure) -> Option<StreamHandler> {
     Some(handler)
 }
 
-async fn upload(o: OwnedCall) -> Result<StreamOpen, Failure> {
-    let args = o.call.args::<p::StorageVolUpload>()?;
+/// How a transfer opens its volume: [`StoragePools::open_upload`] or
+/// [`StoragePools::open_download`].
+type Opener<T> = fn(&StoragePools, &VolumeRef, u64, u64, u32) -> Result<T, StorageError>;
+
+/// What both transfers do first: decode the args, check the call on the volume, open it on the
+/// blocking pool. Returns the opened volume (or why not), the flags and the audit object.
+async fn open<P, T>(
+    o: &OwnedCall,
+    opener: Opener<T>,
+) -> Result<(Result<T, StorageError>, u32, Value), Failure>
+where
+    P: Procedure<Args = StorageVolUploadArgs>,
+    T: Send + 'static,
+{
+    let args = o.call.args::<P>()?;
     let vol = o
         .ctx()
         .vol(&o.driver, o.call.procedure, &args.vol, args.flags)?;
@@ -49,12 +63,16 @@ async fn upload(o: OwnedCall) -> Result<StreamOpen, Failure> {
     object["flags"] = args.flags.into();
     let driver = Arc::clone(&o.driver);
     let opened = tokio::task::spawn_blocking(move || {
-        driver
-            .storage()
-            .open_upload(&vol, args.offset, args.length, args.flags)
+        opener(driver.storage(), &vol, args.offset, args.length, args.flags)
     })
     .await
-    .map_err(|_| internal("opening the volume for upload"))?;
+    .map_err(|_| internal("opening the volume"))?;
+    Ok((opened, args.flags, object))
+}
+
+async fn upload(o: OwnedCall) -> Result<StreamOpen, Failure> {
+    let (opened, flags, object) =
+        open::<p::StorageVolUpload, _>(&o, StoragePools::open_upload).await?;
     let writer = match opened {
         Ok(writer) => writer,
         Err(err) => {
@@ -62,7 +80,7 @@ async fn upload(o: OwnedCall) -> Result<StreamOpen, Failure> {
             return Err(storage(err));
         }
     };
-    let holes = if args.flags & SPARSE_STREAM != 0 {
+    let holes = if flags & SPARSE_STREAM != 0 {
         Holes::Accept
     } else {
         Holes::Refuse
@@ -84,24 +102,15 @@ async fn upload(o: OwnedCall) -> Result<StreamOpen, Failure> {
 }
 
 async fn download(o: OwnedCall) -> Result<StreamOpen, Failure> {
-    let args = o.call.args::<p::StorageVolDownload>()?;
-    let vol = o
-        .ctx()
-        .vol(&o.driver, o.call.procedure, &args.vol, args.flags)?;
-    let mut object = vol_object(&vol);
-    object["offset"] = args.offset.into();
-    object["length"] = args.length.into();
-    object["flags"] = args.flags.into();
-    let driver = Arc::clone(&o.driver);
-    let opened = tokio::task::spawn_blocking(move || {
-        driver
-            .storage()
-            .open_download(&vol, args.offset, args.length, args.flags)
-    })
-    .await
-    .map_err(|_| internal("opening the volume for download"))?;
-    let outcome = opened.as_ref().map(|_| ());
-    record(&o.driver, &o.identity, o.call.procedure, object, outcome);
+    let (opened, _, object) =
+        open::<p::StorageVolDownload, _>(&o, StoragePools::open_download).await?;
+    record(
+        &o.driver,
+        &o.identity,
+        o.call.procedure,
+        object,
+        opened.as_ref().map(|_| ()),
+    );
     let reader = opened.map_err(storage)?;
     Ok(StreamOpen {
         reply: o.call.reply::<p::StorageVolDownload>(&())?,
@@ -156,7 +165,7 @@ impl Audit {
 /// Runs one step of a volume transfer on the blocking pool.
 async fn blocking<T, R>(
     slot: &mut Option<T>,
-    step: impl FnOnce(&mut T) -> Result<R, TransferError> + Send + 'static,
+    step: impl FnOnce(&mut T) -> Result<R, StorageError> + Send + 'static,
 ) -> Result<R, StreamError>
 where
     T: Send + 'static,
@@ -172,9 +181,12 @@ where
     .await
     .map_err(|err| StreamError::io("volume transfer", io::Error::other(err.to_string())))?;
     *slot = Some(inner);
-    result.map_err(|err| {
-        let TransferError::Io { step, path, source } = err;
-        StreamError::io(format!("cannot {step} {}", path.display()), source)
+    result.map_err(|err| match err {
+        // libvirt's fd streams report I/O as system errors ("cannot write to stream: …").
+        StorageError::Io { step, path, source } => {
+            StreamError::io(format!("cannot {step} {}", path.display()), source)
+        }
+        other => StreamError::Driver(other.into()),
     })
 }
 

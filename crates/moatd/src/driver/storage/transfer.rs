@@ -279,31 +279,6 @@ impl StoragePools {
     }
 }
 
-/// Why writing or reading volume data failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum TransferError {
-    /// The OS refused a step.
-    #[error("cannot {step} {path}")]
-    Io {
-        /// The step.
-        step: &'static str,
-        /// The volume.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: io::Error,
-    },
-}
-
-fn io_err<'a>(step: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> TransferError + 'a {
-    move |source| TransferError::Io {
-        step,
-        path: path.to_owned(),
-        source,
-    }
-}
-
 impl VolumeWriter {
     /// The volume's resolved path.
     pub fn path(&self) -> &Path {
@@ -311,8 +286,8 @@ impl VolumeWriter {
     }
 
     /// The client sent more than the range holds: libvirt's fd stream answers ENOSPC.
-    fn too_long(&self) -> TransferError {
-        TransferError::Io {
+    fn too_long(&self) -> StorageError {
+        StorageError::Io {
             step: "write to stream past the end of the range to upload into",
             path: self.opened.path.clone(),
             source: io::Error::from_raw_os_error(libc::ENOSPC),
@@ -320,7 +295,7 @@ impl VolumeWriter {
     }
 
     /// Writes `data` at the current position.
-    pub fn write(&mut self, data: &[u8]) -> Result<(), TransferError> {
+    pub fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
         let fits = self
             .opened
             .range
@@ -334,7 +309,7 @@ impl VolumeWriter {
             self.opened
                 .file
                 .write_all_at(now, self.pos)
-                .map_err(io_err("write to", &self.opened.path))?;
+                .map_err(StorageError::io("write to", &self.opened.path))?;
             self.advance(now.len() as u64);
         }
         if rest.is_empty() {
@@ -345,7 +320,7 @@ impl VolumeWriter {
     }
 
     /// Skips a hole of `len` bytes: the range reads as zeros afterwards.
-    pub fn hole(&mut self, len: u64) -> Result<(), TransferError> {
+    pub fn hole(&mut self, len: u64) -> Result<(), StorageError> {
         if len > self.opened.range.end.saturating_sub(self.pos) {
             return Err(self.too_long());
         }
@@ -358,7 +333,7 @@ impl VolumeWriter {
     }
 
     /// Makes `len` bytes at the position read as zeros: a punched hole, else written zeros.
-    fn zero(&mut self, len: u64) -> Result<(), TransferError> {
+    fn zero(&mut self, len: u64) -> Result<(), StorageError> {
         if len == 0 {
             return Ok(());
         }
@@ -373,7 +348,7 @@ impl VolumeWriter {
                     .unwrap_or(ZERO_CHUNK)
                     .min(ZERO_CHUNK);
                 file.write_all_at(&zeros[..n], at)
-                    .map_err(io_err("write zeros to", &self.opened.path))?;
+                    .map_err(StorageError::io("write zeros to", &self.opened.path))?;
                 at += n as u64;
             }
         }
@@ -383,16 +358,20 @@ impl VolumeWriter {
 
     /// The upload is complete: a file is extended over a trailing hole, and the data is made
     /// durable.
-    pub fn finish(&mut self) -> Result<(), TransferError> {
+    pub fn finish(&mut self) -> Result<(), StorageError> {
         let file = &self.opened.file;
         let path = &self.opened.path;
         if self.opened.regular {
-            let len = file.metadata().map_err(io_err("inspect", path))?.len();
+            let len = file
+                .metadata()
+                .map_err(StorageError::io("inspect", path))?
+                .len();
             if self.pos > len {
-                file.set_len(self.pos).map_err(io_err("extend", path))?;
+                file.set_len(self.pos)
+                    .map_err(StorageError::io("extend", path))?;
             }
         }
-        file.sync_all().map_err(io_err("flush", path))
+        file.sync_all().map_err(StorageError::io("flush", path))
     }
 }
 
@@ -403,7 +382,7 @@ impl VolumeReader {
     }
 
     /// The next piece of the range, at most `max` bytes of data.
-    pub fn next(&mut self, max: usize) -> Result<Chunk, TransferError> {
+    pub fn next(&mut self, max: usize) -> Result<Chunk, StorageError> {
         let end = self.opened.range.end;
         if self.pos >= end {
             return Ok(Chunk::End);
@@ -428,7 +407,7 @@ impl VolumeReader {
                 .opened
                 .file
                 .read_at(&mut buf[filled..], self.pos + filled as u64)
-                .map_err(io_err("read", &self.opened.path))?;
+                .map_err(StorageError::io("read", &self.opened.path))?;
             if n == 0 {
                 // The file shrank under us: what is left reads as zeros, as the range
                 // promised that many bytes.
@@ -444,7 +423,7 @@ impl VolumeReader {
     }
 
     /// Where the data at or after the position starts, and where that data ends.
-    fn extents(&self) -> Result<(u64, u64), TransferError> {
+    fn extents(&self) -> Result<(u64, u64), StorageError> {
         let end = self.opened.range.end;
         let file = &self.opened.file;
         let data_at = match seek(file, SeekFrom::Data(self.pos)) {
