@@ -605,6 +605,41 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn bad_packets_fail_the_stream_not_the_connection() {
+        // A hole of negative length on a sparse upload.
+        let log = Log::default();
+        let ends = StreamEnds::upload(RecordingSink(log.clone()), Holes::Accept);
+        let (streams, mut out) = open(ends).await;
+        let mut hole = Message::stream_hole(&call(), 0);
+        hole.payload =
+            Bytes::from_static(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+        streams.deliver(hole).await;
+        let failed = next(&mut out).await;
+        assert_eq!(failed.header.status, Status::Error);
+        let error: RemoteError = failed.decode_payload().unwrap();
+        assert!(error.message.unwrap().contains("negative length"));
+        assert_eq!(log.events(), ["abort: the stream failed"]);
+
+        // Data sent to a stream that only sends.
+        let made = Arc::new(AtomicUsize::new(0));
+        let source = CountingSource {
+            made,
+            count: 1_000_000,
+        };
+        let (streams, mut out) = open(StreamEnds::download(source)).await;
+        streams.deliver(packet(Status::Continue, b"nope")).await;
+        let failed = loop {
+            let packet = next(&mut out).await;
+            if packet.header.status == Status::Error {
+                break packet;
+            }
+        };
+        let error: RemoteError = failed.decode_payload().unwrap();
+        assert!(error.message.unwrap().contains("does not take data"));
+        assert!(streams.is_empty());
+    }
+
+    #[tokio::test]
     async fn abort_and_a_vanished_client_abort_the_sink() {
         let log = Log::default();
         let (streams, mut out) = open(StreamEnds::upload(
