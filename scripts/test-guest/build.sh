@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Build the Moat test guest: a Debian cloud kernel and a busybox initramfs whose /init prints
 # MOAT-GUEST-BOOTED on ttyS0 once acpid holds the input event devices, and powers off when the
-# ACPI power button is pressed (QMP system_powerdown, `virsh shutdown`).
+# ACPI power button is pressed (QMP system_powerdown, `virsh shutdown`). After the marker a
+# shell runs on ttyS0 (respawned when it exits), so `virsh console` tests can type into the guest.
 #
 # Usage: scripts/test-guest/build.sh [OUT_DIR]     (default: target/test-guest)
 #
-# OUT_DIR receives vmlinuz, initrd.cpio.gz and VERSION (the kernel and busybox package versions).
-# When those already exist the script does nothing, so test suites call it every time and pay
-# for the download once. The result is written to a temporary directory and renamed into place,
-# so concurrent callers never see half a guest. Needs root only to install qemu-system-x86 when
+# OUT_DIR receives vmlinuz, initrd.cpio.gz and VERSION (the kernel and busybox package versions
+# and the recipe number below). When those already exist for this recipe the script does
+# nothing, so test suites call it every time and pay for the download once. The result is
+# written to a temporary directory and renamed into place, so concurrent callers never see half
+# a guest. Needs root only to install qemu-system-x86 when
 # qemu-system-x86_64 is missing; the kernel and busybox are downloaded and unpacked, never
 # installed. Recipe and measurements: ../shared/reference/test-guest.md.
 set -euo pipefail
@@ -28,7 +30,13 @@ if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
         || die "cannot install qemu-system-x86"
 fi
 
-if [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.cpio.gz" ] && [ -s "$out/VERSION" ]; then
+# Bump when the guest's contents change, so that cached guests of an older recipe are rebuilt.
+recipe="recipe 2"
+built() {
+    [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.cpio.gz" ] && grep -qx "$recipe" "$out/VERSION" 2>/dev/null
+}
+
+if built; then
     exit 0
 fi
 
@@ -110,6 +118,8 @@ if [ -e /sys/class/net/eth0 ]; then
     (udhcpc -i eth0 -s /etc/udhcpc.script -q -n -t 5 -T 1 >/dev/null 2>&1 \
         && echo "MOAT-GUEST-NET $(ip -4 -o addr show dev eth0 | awk '{print $4}')") &
 fi
+# A shell on the serial console (the controlling tty cttyhack finds), respawned when it exits.
+(while :; do setsid cttyhack sh -i; sleep 1; done) &
 while :; do sleep 3600; done
 EOF
 
@@ -141,11 +151,12 @@ cp "$vmlinuz" result/vmlinuz
 {
     echo "kernel $(dpkg-deb -f "$kpkg"_*.deb Package) $(dpkg-deb -f "$kpkg"_*.deb Version)"
     echo "busybox $(dpkg-deb -f busybox-static_*.deb Version)"
+    echo "$recipe"
 } > result/VERSION
 
-if [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.cpio.gz" ] && [ -s "$out/VERSION" ]; then
+if built; then
     exit 0   # a concurrent build finished first
 fi
 rm -rf "$out"   # an incomplete leftover
-mv -T result "$out" 2>/dev/null || [ -s "$out/VERSION" ] || die "cannot move the guest to $out"
+mv -T result "$out" 2>/dev/null || built || die "cannot move the guest to $out"
 echo "test-guest: built $out ($(tr '\n' ' ' < "$out/VERSION"))" >&2

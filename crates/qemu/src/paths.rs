@@ -8,6 +8,7 @@
 //! | pidfile (written by the daemon, outside the directory the guest's QEMU may write) | `RUN/qemu/NAME.pid` | while QEMU runs |
 //! | VNC socket (when the domain asks for one without a path) | `RUN/qemu/NAME/vnc.sock` | while QEMU runs |
 //! | channel sockets (unix channels without a path) | `RUN/qemu/NAME/<target name>.sock` | while QEMU runs |
+//! | console sockets (`pty` serial port N, where the daemon's console broker connects) | `RUN/qemu/NAME/console-serialN.sock` | while QEMU runs |
 //! | log (QEMU's stdout and stderr) | `STATE/qemu/NAME.log` | kept, appended to on each start |
 //!
 //! The run directory is removed with the files in it when QEMU is gone; the log stays.
@@ -90,6 +91,15 @@ impl RuntimePaths {
         self.run_dir.join(format!("{target_name}.sock"))
     }
 
+    /// Where QEMU listens for the daemon's console broker on the serial port `port` of a
+    /// `<serial type='pty'>` (or a `<console type='pty'>` on it): `RUN/qemu/NAME/console-serialN.sock`.
+    /// The jail has no `/dev/pts`, so a pty cannot be opened inside it; a socket in the guest's
+    /// own run directory gives the guest nothing new to reach, and only root reaches it from
+    /// outside.
+    pub fn console_socket(&self, port: u32) -> PathBuf {
+        self.run_dir.join(format!("console-serial{port}.sock"))
+    }
+
     /// The files that exist only while QEMU runs (besides channel sockets, which cleanup finds
     /// in the run directory).
     pub fn runtime_files(&self) -> [&Path; 3] {
@@ -111,6 +121,10 @@ mod tests {
         assert_eq!(paths.pidfile, Path::new("/run/moat/qemu/web1.pid"));
         assert_eq!(paths.vnc_socket, Path::new("/run/moat/qemu/web1/vnc.sock"));
         assert_eq!(paths.log_file, Path::new("/var/lib/moat/qemu/web1.log"));
+        assert_eq!(
+            paths.console_socket(0),
+            Path::new("/run/moat/qemu/web1/console-serial0.sock")
+        );
     }
 
     #[test]

@@ -521,7 +521,12 @@ impl Builder<'_> {
             );
         }
         let id = format!("charserial{port}");
-        let Some(backend) = self.chardev_backend(chardev, &id, element) else {
+        let backend = if chardev.kind == ChardevType::Pty {
+            self.console_backend(chardev, port, &id, element)
+        } else {
+            self.chardev_backend(chardev, &id, element)
+        };
+        let Some(backend) = backend else {
             return;
         };
         self.push("-chardev", backend);
@@ -530,6 +535,40 @@ impl Builder<'_> {
             "-device",
             format!("isa-serial,chardev={id},id={device_id},index={port}"),
         );
+    }
+
+    /// A `pty` serial port: QEMU listens on [`RuntimePaths::console_socket`] for the daemon's
+    /// console broker instead of opening a pty, which the jail (no `/dev/pts`) would refuse.
+    /// Output nobody is connected to is dropped, as a pty nobody reads drops it; a `<log>` still
+    /// gets everything.
+    ///
+    /// [`RuntimePaths::console_socket`]: crate::paths::RuntimePaths::console_socket
+    fn console_backend(
+        &mut self,
+        chardev: &Chardev,
+        port: u32,
+        id: &str,
+        element: &str,
+    ) -> Option<String> {
+        let path = self.paths.console_socket(port);
+        if path.as_os_str().len() > crate::paths::UNIX_PATH_MAX {
+            self.refuse(element.to_owned(), "the console socket path is too long");
+            return None;
+        }
+        // A `<source path>` (a live XML's /dev/pts/N fed back in) is ignored, as libvirt does:
+        // the pty is the host's to choose.
+        for source in &chardev.sources {
+            self.extra(&source.extra, &format!("{element}/<source>"));
+        }
+        let mut console = Chardev::new(ChardevType::Unix);
+        console.sources = vec![domxml::model::ChardevSource {
+            mode: Some("bind".to_owned()),
+            path: Some(path.to_string_lossy().into_owned()),
+            ..Default::default()
+        }];
+        console.log = chardev.log.clone();
+        console.protocol = chardev.protocol.clone();
+        self.chardev_backend(&console, id, element)
     }
 
     /// The `-chardev` value for a chardev's host side.

@@ -218,7 +218,7 @@ fn golden_kvm_server_with_disks_nic_and_vnc() {
 -device virtio-net-pci,netdev=hostnet0,id=net0,mac=52:54:00:12:34:56,host_mtu=9000
 -netdev user,id=hostnet1
 -device e1000e,netdev=hostnet1,id=net1
--chardev pty,id=charserial0
+-chardev socket,id=charserial0,path=/run/moat/qemu/g1/console-serial0.sock,server=on,wait=off
 -device isa-serial,chardev=charserial0,id=serial0,index=0
 -device virtio-tablet-pci,id=input2
 -display none
@@ -579,4 +579,24 @@ fn pm_accepts_only_the_two_suspend_states() {
     );
     let text = golden(&build_xml(&xml, &host()).unwrap());
     assert!(text.contains("\n-global PIIX4_PM.disable_s3=1\n"), "{text}");
+}
+
+#[test]
+fn pty_serial_listens_for_the_console_broker_and_keeps_its_log() {
+    let xml = TEST_GUEST.replace(
+        "</devices>",
+        "<serial type='pty'><source path='/dev/pts/7'/><log file='/var/log/moat/g.log' append='on'/>\
+         <target port='1'/></serial></devices>",
+    );
+    let argv = golden(&build_xml(&xml, &host()).unwrap());
+    assert!(
+        argv.contains(
+            "\n-chardev socket,id=charserial1,path=/run/moat/qemu/g1/console-serial1.sock,\
+             server=on,wait=off,logfile=/var/log/moat/g.log,logappend=on\n\
+             -device isa-serial,chardev=charserial1,id=serial1,index=1\n"
+        ),
+        "{argv}"
+    );
+    assert!(!argv.contains("pty"), "{argv}");
+    assert!(!argv.contains("/dev/pts"), "{argv}");
 }
