@@ -9,6 +9,7 @@ use std::error::Error;
 use rpc::types::{error_code, error_domain, RemoteError};
 
 use crate::auth::AuthError;
+use crate::driver::console::ConsoleError;
 use crate::driver::storage::StorageError;
 use crate::driver::DriverError;
 use crate::registry::RegistryError;
@@ -89,8 +90,25 @@ pub fn driver_error(err: &DriverError) -> RemoteError {
             "Requested operation is not valid",
         ),
         DriverError::Storage(err) => storage_error(err),
+        DriverError::Console(err) => console_error(err),
     };
     RemoteError::new(code, domain, format!("{prefix}: {}", chain(err)))
+}
+
+/// libvirt's code, domain and prefix for a console that did not open (qemuDomainOpenConsole's).
+fn console_error(err: &ConsoleError) -> (i32, i32, &'static str) {
+    match err {
+        ConsoleError::NoDevice { .. } | ConsoleError::NotPty { .. } => (
+            error_code::INTERNAL_ERROR,
+            error_domain::QEMU,
+            "internal error",
+        ),
+        _ => (
+            error_code::OPERATION_FAILED,
+            error_domain::QEMU,
+            "operation failed",
+        ),
+    }
 }
 
 /// `VIR_ERR_NO_STORAGE_POOL`.

@@ -555,6 +555,7 @@ procedure_table! {
         DomainCreateWithFlags(DomainCreateWithFlagsArgs => DomainCreateWithFlagsRet);
         DomainGetMemoryParameters(DomainGetMemoryParametersArgs => DomainGetMemoryParametersRet);
         DomainGetVcpusFlags(DomainGetVcpusFlagsArgs => DomainGetVcpusFlagsRet);
+        DomainOpenConsole(DomainOpenConsoleArgs => ());
         DomainIsUpdated(DomainIsUpdatedArgs => DomainIsUpdatedRet);
         ConnectGetSysinfo(ConnectGetSysinfoArgs => ConnectGetSysinfoRet);
         StorageVolUpload(StorageVolUploadArgs => ());

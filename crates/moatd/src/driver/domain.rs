@@ -382,6 +382,16 @@ impl Driver {
                 // The labels this run got, as libvirt's live XML shows them.
                 def.seclabels = labels;
             }
+            if flags & XML_INACTIVE == 0 && object.state.is_active() {
+                // The aliases `virsh console --devname` takes, as libvirt's live XML shows them.
+                let (serials, consoles) = super::console::chardev_aliases(&def);
+                let chardevs = def.devices.serials.iter_mut().zip(serials);
+                for (chardev, alias) in
+                    chardevs.chain(def.devices.consoles.iter_mut().zip(consoles))
+                {
+                    chardev.alias = Some(alias);
+                }
+            }
             format(
                 &def,
                 &FormatOptions {

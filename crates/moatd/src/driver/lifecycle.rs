@@ -192,7 +192,7 @@ impl Driver {
         self.lifecycle.kvm == Kvm::Usable
     }
 
-    fn running_guest(&self, uuid: &Uuid) -> Result<Arc<Guest>, DriverError> {
+    pub(super) fn running_guest(&self, uuid: &Uuid) -> Result<Arc<Guest>, DriverError> {
         self.lifecycle
             .guest(uuid)
             .ok_or_else(|| self.not_running(uuid))

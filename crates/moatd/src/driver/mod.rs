@@ -7,6 +7,7 @@
 //! [`DriverError`] to libvirt's error codes.
 
 pub mod confine;
+pub mod console;
 pub mod domain;
 pub mod isolation;
 pub mod lifecycle;
@@ -93,6 +94,9 @@ pub enum DriverError {
     /// A storage pool or volume operation failed.
     #[error(transparent)]
     Storage(#[from] storage::StorageError),
+    /// No console session was opened.
+    #[error(transparent)]
+    Console(#[from] console::ConsoleError),
 }
 
 /// The daemon's state and everything that acts on it.
@@ -109,6 +113,7 @@ pub struct Driver {
     lifecycle: lifecycle::Lifecycle,
     networks: network::Networks,
     storage: storage::StoragePools,
+    consoles: std::sync::Arc<console::Consoles>,
 }
 
 /// Events kept for a slow subscriber before it starts missing some.
@@ -141,6 +146,7 @@ impl Driver {
         let networks = network::Networks::new(&state_dir, &run_dir);
         Self {
             storage: storage::StoragePools::new(&state_dir, &run_dir),
+            consoles: std::sync::Arc::default(),
             registry: RwLock::new(Registry::new()),
             store,
             audit,

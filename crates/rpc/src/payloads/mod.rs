@@ -439,6 +439,19 @@ xdr_struct! {
     }
 }
 
+xdr_struct! {
+    /// `remote_domain_open_console_args`: a duplex stream to the console follows the reply.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct DomainOpenConsoleArgs("remote_domain_open_console_args") {
+        /// The guest.
+        pub dom: NonnullDomain,
+        /// A chardev alias (`serial0`); NULL for the first console or serial port.
+        pub dev_name: Option<String>,
+        /// `VIR_DOMAIN_CONSOLE_FORCE` = 1, `VIR_DOMAIN_CONSOLE_SAFE` = 2.
+        pub flags: u32,
+    }
+}
+
 dom_args! {
     DomainCreateArgs "remote_domain_create_args",
     DomainDestroyArgs "remote_domain_destroy_args",
