@@ -422,8 +422,8 @@ pub fn ensure_user(name: &str, group: Option<&str>) {
     }
 }
 
-/// virsh as `user` (with the user's groups) against `uri`.
-pub fn virsh_as(uri: &str, user: &str, args: &[&str]) -> Output {
+/// A home directory of `user`'s own for its clients' files (virsh keeps history there).
+pub fn user_home(user: &str) -> PathBuf {
     let home = std::env::temp_dir().join(format!("home-{user}"));
     std::fs::create_dir_all(&home).expect("create a home");
     let chown = Command::new("chown")
@@ -432,17 +432,21 @@ pub fn virsh_as(uri: &str, user: &str, args: &[&str]) -> Output {
         .output()
         .expect("chown");
     assert!(chown.status.success());
-    Command::new("setpriv")
-        .args([
-            "--reuid",
-            user,
-            "--regid",
-            user,
-            "--init-groups",
-            "virsh",
-            "-q",
-            "-c",
-        ])
+    home
+}
+
+/// The command prefix that runs what follows as `user` with the user's groups.
+pub fn as_user(user: &str) -> [&str; 6] {
+    ["setpriv", "--reuid", user, "--regid", user, "--init-groups"]
+}
+
+/// virsh as `user` (with the user's groups) against `uri`.
+pub fn virsh_as(uri: &str, user: &str, args: &[&str]) -> Output {
+    let home = user_home(user);
+    let [program, prefix @ ..] = as_user(user);
+    Command::new(program)
+        .args(prefix)
+        .args(["virsh", "-q", "-c"])
         .arg(uri)
         .args(args)
         .env("HOME", &home)
