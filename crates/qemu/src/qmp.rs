@@ -216,24 +216,6 @@ impl QmpEvent {
 /// too, and with it the answers to commands.
 pub type QmpEvents = mpsc::Receiver<QmpEvent>;
 
-/// The host pty of each pty-backed chardev, from `query-chardev`, as `(chardev id, path)`
-/// (`charserial0`, `/dev/pts/3`): what `<serial type='pty'>` shows as its `<source path>` and
-/// `tty` in live XML.
-pub async fn pty_paths(monitor: &dyn Monitor) -> Result<Vec<(String, String)>, QmpError> {
-    let chardevs = monitor.execute("query-chardev", None).await?;
-    Ok(chardevs
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|chardev| {
-            let label = chardev.get("label")?.as_str()?;
-            let path = chardev.get("filename")?.as_str()?.strip_prefix("pty:")?;
-            Some((label.to_owned(), path.to_owned()))
-        })
-        .collect())
-}
-
 /// QEMU's version from the greeting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct QemuVersion {

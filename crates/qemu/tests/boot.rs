@@ -284,10 +284,21 @@ async fn a_paused_guest_is_found_again_after_a_daemon_restart() {
         matches!(err, supervise::SuperviseError::AlreadyRunning { pid: p } if p == pid),
         "{err}"
     );
-    let ptys = qemu::qmp::pty_paths(&qmp).await.unwrap();
-    assert_eq!(ptys.len(), 1, "{ptys:?}");
-    assert_eq!(ptys[0].0, "charserial1");
-    assert!(ptys[0].1.starts_with("/dev/pts/"), "{ptys:?}");
+    // The pty serial port is a console socket in the run directory, not a host pty.
+    let chardevs = qmp.execute("query-chardev", None).await.unwrap();
+    let console = guest.paths.console_socket(1);
+    let serial1 = chardevs
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["label"] == "charserial1"))
+        .unwrap_or_else(|| panic!("no charserial1 in {chardevs}"));
+    let filename = serial1["filename"].as_str().unwrap_or_default();
+    // "disconnected:unix:PATH,server=on" until a console connects.
+    assert!(
+        filename.contains(&format!("unix:{},server=on", console.display())),
+        "{chardevs}"
+    );
+    assert!(!chardevs.to_string().contains("pty:"), "{chardevs}");
+    std::os::unix::net::UnixStream::connect(&console).unwrap();
     qmp.cont().await.unwrap();
     next_event(&mut events, EventKind::Resume).await;
     assert_eq!(qmp.query_status().await.unwrap()["status"], "running");

@@ -265,21 +265,6 @@ async fn the_fake_records_calls_and_plays_its_script() {
     );
 }
 
-#[tokio::test]
-async fn pty_paths_come_from_query_chardev() {
-    let fake = RecordingMonitor::new();
-    fake.reply(
-        "query-chardev",
-        json!([
-            {"frontend-open": true, "filename": "pty:/dev/pts/3", "label": "charserial0"},
-            {"frontend-open": true, "filename": "unix:/run/moat/qemu/g/qmp.sock,server=on", "label": "charmonitor"},
-            {"frontend-open": false, "filename": "file", "label": "charserial1"}
-        ]),
-    );
-    let ptys = pty_paths(&fake).await.unwrap();
-    assert_eq!(ptys, [("charserial0".to_owned(), "/dev/pts/3".to_owned())]);
-}
-
 #[test]
 fn lifecycle_events_have_kinds() {
     for (name, kind) in [
