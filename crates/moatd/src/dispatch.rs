@@ -29,6 +29,7 @@ use crate::identity::PeerIdentity;
 use crate::readonly;
 use crate::stream::StreamEnds;
 
+mod console;
 mod network;
 mod storage;
 
@@ -810,6 +811,7 @@ pub fn route_stream(procedure: RemoteProcedure) -> Option<StreamHandler> {
     use RemoteProcedure as R;
     match procedure {
         R::StorageVolUpload | R::StorageVolDownload => storage::route_stream(procedure),
+        R::DomainOpenConsole => Some(console::open_console),
         _ => None,
     }
 }

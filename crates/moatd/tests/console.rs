@@ -129,6 +129,22 @@ impl Terminal {
         assert_eq!(self.request(&format!("send {escaped}")), "sent");
     }
 
+    /// Waits until virsh is attached to `domain` and typing reaches the guest's shell: virsh
+    /// flushes what was typed before its terminal went raw, so Enter is pressed until a new
+    /// prompt comes back.
+    #[track_caller]
+    fn attach(&mut self, domain: &str) {
+        self.expect(&format!("Connected to domain '{domain}'"));
+        self.expect("Escape character is ^] (Ctrl + ])");
+        for _ in 0..30 {
+            self.send("\r");
+            if self.request("expect 2 / # ") == "found" {
+                return;
+            }
+        }
+        panic!("the guest's shell never answered on the console of {domain}");
+    }
+
     /// Types a shell command and waits for its answer.
     #[track_caller]
     fn run_in_guest(&mut self, command: &str, answer: &str) {
@@ -157,6 +173,16 @@ impl Drop for Terminal {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// How many consoles the daemon opened, from its audit log (it connects to QEMU before it
+/// answers, so a counted session gets all output from then on).
+fn consoles_opened(daemon: &TestDaemon) -> usize {
+    std::fs::read_to_string(daemon.state_dir().join("audit.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("DOMAIN_OPEN_CONSOLE") && l.contains("\"result\":\"ok\""))
+        .count()
 }
 
 /// Starts a daemon with the rules driver, defines and boots the console guest.
@@ -237,8 +263,7 @@ fn virsh_console_shows_the_guest_and_types_into_it_one_session_at_a_time() {
     let uri = daemon.uri();
 
     let mut first = Terminal::console(&uri, &["con1"]);
-    first.expect("Connected to domain 'con1'");
-    first.expect("Escape character is ^]");
+    first.attach("con1");
     // The guest's shell answers: the arithmetic is done by the guest, not echoed back.
     first.run_in_guest("echo MOAT-$((6*7))-TYPED", "MOAT-42-TYPED");
     wait_for("the log to get the answer", Duration::from_secs(10), || {
@@ -257,7 +282,7 @@ fn virsh_console_shows_the_guest_and_types_into_it_one_session_at_a_time() {
 
     // --force takes over; the first virsh sees its console end and exits.
     let mut forced = Terminal::console(&uri, &["--force", "con1"]);
-    forced.expect("Connected to domain 'con1'");
+    forced.attach("con1");
     forced.run_in_guest("echo MOAT-$((8*8))-FORCED", "MOAT-64-FORCED");
     let (_, out) = first.exit(60);
     assert!(!out.contains("MOAT-64-FORCED"), "{out}");
@@ -270,7 +295,7 @@ fn virsh_console_shows_the_guest_and_types_into_it_one_session_at_a_time() {
         .unwrap();
     assert!(killed.success());
     let mut next = Terminal::console(&uri, &["con1"]);
-    next.expect("Connected to domain 'con1'");
+    next.attach("con1");
     next.run_in_guest("echo MOAT-$((9*9))-AGAIN", "MOAT-81-AGAIN");
     assert!(ok(daemon.virsh(&["list", "--name"])).contains("con1"));
 
@@ -288,16 +313,23 @@ fn virsh_console_shows_the_guest_and_types_into_it_one_session_at_a_time() {
     let (code, out) = next.exit(60);
     assert_eq!(code, 0, "{out}");
     let mut by_alias = Terminal::console(&uri, &["con1", "--devname", "serial0"]);
-    by_alias.expect("Connected to domain 'con1'");
+    by_alias.attach("con1");
     by_alias.run_in_guest("echo MOAT-$((5*5))-ALIAS", "MOAT-25-ALIAS");
 
     // The guest stops under an open console: the console ends, and after a restart a new
-    // session sees the new boot.
+    // session (opened while the guest is paused, so it misses nothing) sees the new boot.
     ok(daemon.virsh(&["destroy", "con1"]));
     let (_, _) = by_alias.exit(60);
-    ok(daemon.virsh(&["start", "con1"]));
+    ok(daemon.virsh(&["start", "--paused", "con1"]));
+    let opened = consoles_opened(&daemon);
     let mut after = Terminal::console(&uri, &["con1"]);
     after.expect("Connected to domain 'con1'");
+    wait_for(
+        "the daemon to open the console",
+        Duration::from_secs(30),
+        || consoles_opened(&daemon) > opened,
+    );
+    ok(daemon.virsh(&["resume", "con1"]));
     after.expect("MOAT-GUEST-BOOTED");
     after.run_in_guest("echo MOAT-$((3*3))-REBORN", "MOAT-9-REBORN");
 }
@@ -328,7 +360,7 @@ fn consoles_are_refused_to_readers_stopped_guests_and_users_without_the_grant() 
 
     // Root's console still opens after those refusals.
     let mut root = Terminal::console(&uri, &["con2"]);
-    root.expect("Connected to domain 'con2'");
+    root.attach("con2");
     root.run_in_guest("echo MOAT-$((2*3))-ROOT", "MOAT-6-ROOT");
     root.send("\x1d");
     assert_eq!(root.exit(60).0, 0);
