@@ -19,9 +19,10 @@
 //!    QEMU accepts one connection at a time, so a new session's connection waits in the
 //!    socket's backlog until QEMU has seen the old one close.
 //!
-//! The session ends when both halves are dropped (the client's stream ended, or the client
-//! vanished), or when QEMU exits (the socket closes, so reads end); a new open works after
-//! either.
+//! The session is held by its reading half: it ends when that is dropped (the client's stream
+//! ended or the client vanished: the stream relay drops its source before it confirms the end
+//! to the client, so the client's next open never finds its own old session), or when QEMU
+//! exits (the socket closes, so reads end); a new open works after either.
 
 use std::collections::HashMap;
 use std::io;
@@ -285,7 +286,7 @@ impl Drop for Lease {
 }
 
 /// An open console: what the guest prints ([`ConsoleReader`]) and what is typed into it
-/// ([`ConsoleWriter`]). The session lasts until both are dropped.
+/// ([`ConsoleWriter`]). The session lasts until the reader is dropped.
 #[derive(Debug)]
 pub struct ConsoleStream {
     /// The guest's output.
@@ -296,18 +297,17 @@ pub struct ConsoleStream {
     pub device: ConsoleDevice,
 }
 
-/// The reading half of a [`ConsoleStream`].
+/// The reading half of a [`ConsoleStream`], which holds the session.
 #[derive(Debug)]
 pub struct ConsoleReader {
     inner: OwnedReadHalf,
-    _lease: Arc<Lease>,
+    _lease: Lease,
 }
 
 /// The writing half of a [`ConsoleStream`].
 #[derive(Debug)]
 pub struct ConsoleWriter {
     inner: OwnedWriteHalf,
-    _lease: Arc<Lease>,
 }
 
 impl AsyncRead for ConsoleReader {
@@ -360,17 +360,13 @@ impl Consoles {
         let duplicate = std_stream.try_clone().map_err(connect_error)?;
         let stream = UnixStream::from_std(std_stream).map_err(connect_error)?;
         self.connected(&lease, duplicate);
-        let lease = Arc::new(lease);
         let (read, write) = stream.into_split();
         Ok(ConsoleStream {
             reader: ConsoleReader {
                 inner: read,
-                _lease: Arc::clone(&lease),
-            },
-            writer: ConsoleWriter {
-                inner: write,
                 _lease: lease,
             },
+            writer: ConsoleWriter { inner: write },
             device,
         })
     }

@@ -185,8 +185,9 @@ async fn one_session_at_a_time_until_forced_or_ended() {
     while !seen.ends_with(b"X\n") {
         seen.extend(read_some(&mut second.reader).await);
     }
-    drop(second);
-    assert!(!consoles.is_held(&uuid));
+    drop(second.reader);
+    assert!(!consoles.is_held(&uuid), "the reader holds the session");
+    drop(second.writer);
 
     // After the session ended, an ordinary open works again.
     let mut third = consoles
