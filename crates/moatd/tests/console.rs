@@ -365,6 +365,26 @@ fn consoles_are_refused_to_readers_stopped_guests_and_users_without_the_grant() 
     root.send("\x1d");
     assert_eq!(root.exit(60).0, 0);
 
+    // python-libvirt: open, type, read the answer, abort, twenty times in a row; each open
+    // finds the console free at once, since an abort's confirmation comes after the release.
+    let out = daemon.python(
+        "import libvirt, os\n\
+         conn = libvirt.open(os.environ['URI'])\n\
+         dom = conn.lookupByName('con2')\n\
+         for i in range(20):\n\
+         \x20   st = conn.newStream(0)\n\
+         \x20   dom.openConsole(None, st, libvirt.VIR_DOMAIN_CONSOLE_SAFE)\n\
+         \x20   st.send(b'echo PY-$((%d*2))-OK\\r' % i)\n\
+         \x20   want, seen = b'PY-%d-OK' % (i * 2), b''\n\
+         \x20   while want not in seen:\n\
+         \x20       chunk = st.recv(4096)\n\
+         \x20       assert chunk, seen\n\
+         \x20       seen += chunk\n\
+         \x20   st.abort()\n\
+         print('sessions', i + 1)\n",
+    );
+    assert_eq!(stdout(&out).trim(), "sessions 20", "{}", stderr(&out));
+
     // A stopped guest: virsh says so itself, and the API (python-libvirt) gets libvirt's error.
     ok(daemon.virsh(&["destroy", "con2"]));
     let out = daemon.python(
