@@ -55,6 +55,7 @@ moatd is running (pid $MOATD). Try:
   virsh -c '$URI' list --all
   virsh -c '$URI' dumpxml demo
   virsh -r -c '$URI' list --all          # read-only
+  virsh -c '$URI' console demo           # the guest's shell on ttyS0 (press Enter; Ctrl+] leaves)
   virsh -c '$URI' shutdown demo          # ACPI power button; the guest powers off
 The demo guest runs confined: its own uid, a private mount namespace, its cgroup, Landlock and
 seccomp (virsh dominfo shows the security model and label; docs/security.md says what each does).
