@@ -15,9 +15,13 @@
 //!    exists for this domain", unless `VIR_DOMAIN_CONSOLE_FORCE`, which shuts the old session's
 //!    socket down (its stream sees the end of the console) and takes over.
 //!    `VIR_DOMAIN_CONSOLE_SAFE` is accepted and changes nothing: sessions are always exclusive;
-//! 4. the daemon connects to the socket; the [`ConsoleStream`]'s two halves carry the bytes.
-//!    QEMU accepts one connection at a time, so a new session's connection waits in the
-//!    socket's backlog until QEMU has seen the old one close.
+//! 4. the daemon connects to the socket and checks that the guest's QEMU is the process
+//!    listening there (`SO_PEERCRED`): the run directory is the guest's to write, and a
+//!    compromised QEMU could put a symlink to another socket (another guest's QMP, the
+//!    daemon's own) in the socket's place, which `connect` would follow. The
+//!    [`ConsoleStream`]'s two halves then carry the bytes. QEMU accepts one connection at a
+//!    time, so a new session's connection waits in the socket's backlog until QEMU has seen the
+//!    old one close.
 //!
 //! The session is held by its reading half: it ends when that is dropped (the client's stream
 //! ended or the client vanished: the stream relay drops its source before it confirms the end
@@ -65,6 +69,20 @@ pub enum ConsoleError {
     /// Another session holds the console and the open was not forced.
     #[error("Active console session exists for this domain")]
     Busy,
+    /// Something other than the guest's QEMU listens at the console socket's path.
+    #[error(
+        "the console socket {} of domain '{domain}' is not the guest's QEMU's (listener pid {})",
+        .path.display(),
+        .peer.map_or_else(|| "unknown".to_owned(), |p| p.to_string())
+    )]
+    NotQemu {
+        /// The guest.
+        domain: String,
+        /// The socket.
+        path: PathBuf,
+        /// The pid of the process that listens there, if the kernel said.
+        peer: Option<i32>,
+    },
     /// QEMU's console socket did not take the connection.
     #[error("cannot connect to the console of domain '{domain}' at {}", .path.display())]
     Connect {
@@ -339,14 +357,14 @@ impl AsyncWrite for ConsoleWriter {
 }
 
 impl Consoles {
-    /// Opens a session on the console socket at `path` for guest `uuid` (module doc, steps 3
-    /// and 4).
+    /// Opens a session on the console socket at `path` for guest `uuid`, whose QEMU runs as
+    /// `qemu_pid` (module doc, steps 3 and 4).
     pub async fn open(
         self: &Arc<Self>,
         uuid: Uuid,
         domain: &str,
         device: ConsoleDevice,
-        path: PathBuf,
+        (path, qemu_pid): (PathBuf, i32),
         force: bool,
     ) -> Result<ConsoleStream, ConsoleError> {
         let lease = self.reserve(uuid, force)?;
@@ -356,6 +374,14 @@ impl Consoles {
             source,
         };
         let stream = UnixStream::connect(&path).await.map_err(connect_error)?;
+        let peer = stream.peer_cred().map_err(connect_error)?.pid();
+        if peer != Some(qemu_pid) {
+            return Err(ConsoleError::NotQemu {
+                domain: domain.to_owned(),
+                path,
+                peer,
+            });
+        }
         let std_stream = stream.into_std().map_err(connect_error)?;
         let duplicate = std_stream.try_clone().map_err(connect_error)?;
         let stream = UnixStream::from_std(std_stream).map_err(connect_error)?;
@@ -392,7 +418,13 @@ impl Driver {
         let path = guest.process.paths().console_socket(device.port);
         Ok(self
             .consoles
-            .open(*uuid, &def.name, device, path, flags & CONSOLE_FORCE != 0)
+            .open(
+                *uuid,
+                &def.name,
+                device,
+                (path, guest.process.pid()),
+                flags & CONSOLE_FORCE != 0,
+            )
             .await?)
     }
 }

@@ -114,6 +114,11 @@ fn fake_qemu(dir: &std::path::Path, guest: &str) -> PathBuf {
     path
 }
 
+/// The fake QEMU listens in this process.
+fn me() -> i32 {
+    i32::try_from(std::process::id()).unwrap()
+}
+
 fn device() -> ConsoleDevice {
     ConsoleDevice {
         alias: "serial0".into(),
@@ -138,7 +143,7 @@ async fn one_session_at_a_time_until_forced_or_ended() {
     let uuid = Uuid::from_u128(7);
 
     let mut first = consoles
-        .open(uuid, "g", device(), path.clone(), false)
+        .open(uuid, "g", device(), (path.clone(), me()), false)
         .await
         .unwrap();
     assert_eq!(read_some(&mut first.reader).await, b"login: ");
@@ -146,7 +151,7 @@ async fn one_session_at_a_time_until_forced_or_ended() {
     assert_eq!(read_some(&mut first.reader).await, b"ROOT\n");
 
     let busy = consoles
-        .open(uuid, "g", device(), path.clone(), false)
+        .open(uuid, "g", device(), (path.clone(), me()), false)
         .await
         .unwrap_err();
     assert_eq!(
@@ -163,7 +168,7 @@ async fn one_session_at_a_time_until_forced_or_ended() {
             Uuid::from_u128(8),
             "h",
             device(),
-            fake_qemu(dir.path(), "h"),
+            (fake_qemu(dir.path(), "h"), me()),
             false,
         )
         .await
@@ -171,7 +176,7 @@ async fn one_session_at_a_time_until_forced_or_ended() {
 
     // A forced open ends the first session (its reads see the end) and takes over.
     let mut second = consoles
-        .open(uuid, "g", device(), path.clone(), true)
+        .open(uuid, "g", device(), (path.clone(), me()), true)
         .await
         .unwrap();
     assert_eq!(read_some(&mut first.reader).await, b"", "old session ended");
@@ -191,7 +196,7 @@ async fn one_session_at_a_time_until_forced_or_ended() {
 
     // After the session ended, an ordinary open works again.
     let mut third = consoles
-        .open(uuid, "g", device(), path.clone(), false)
+        .open(uuid, "g", device(), (path.clone(), me()), false)
         .await
         .unwrap();
     assert_eq!(read_some(&mut other.reader).await, b"login: ");
@@ -205,7 +210,7 @@ async fn a_socket_that_is_gone_is_a_clear_error_and_frees_the_console() {
     let uuid = Uuid::from_u128(9);
     let missing = dir.path().join("g-console-serial0.sock");
     let err = consoles
-        .open(uuid, "g", device(), missing.clone(), false)
+        .open(uuid, "g", device(), (missing.clone(), me()), false)
         .await
         .unwrap_err();
     assert!(
@@ -217,7 +222,7 @@ async fn a_socket_that_is_gone_is_a_clear_error_and_frees_the_console() {
     let path = fake_qemu(dir.path(), "g");
     assert_eq!(path, missing);
     let mut session = consoles
-        .open(uuid, "g", device(), path, false)
+        .open(uuid, "g", device(), (path, me()), false)
         .await
         .unwrap();
     assert_eq!(read_some(&mut session.reader).await, b"login: ");
@@ -231,7 +236,7 @@ async fn the_session_ends_when_qemu_goes_away() {
     let consoles = Arc::new(Consoles::default());
     let uuid = Uuid::from_u128(10);
     let mut session = consoles
-        .open(uuid, "g", device(), path.clone(), false)
+        .open(uuid, "g", device(), (path.clone(), me()), false)
         .await
         .unwrap();
     let (conn, _) = listener.accept().await.unwrap();
@@ -239,5 +244,30 @@ async fn the_session_ends_when_qemu_goes_away() {
     drop(listener);
     assert_eq!(read_some(&mut session.reader).await, b"");
     drop(session);
+    assert!(!consoles.is_held(&uuid));
+}
+
+#[tokio::test]
+async fn a_socket_someone_else_listens_on_is_refused() {
+    // What a compromised QEMU could do: put a symlink to another process's socket where its
+    // console socket should be.
+    let dir = tempfile::tempdir().unwrap();
+    let path = fake_qemu(dir.path(), "other");
+    let link = dir.path().join("console-serial0.sock");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    let consoles = Arc::new(Consoles::default());
+    let uuid = Uuid::from_u128(11);
+    let err = consoles
+        .open(uuid, "g", device(), (link.clone(), me() + 1), false)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the console socket {} of domain 'g' is not the guest's QEMU's (listener pid {})",
+            link.display(),
+            me()
+        )
+    );
     assert!(!consoles.is_held(&uuid));
 }
