@@ -12,23 +12,9 @@ use common::*;
 
 const QEMU: &str = "/usr/bin/qemu-system-x86_64";
 
-/// A moatd whose central image directory (and so its default pool) is `images/store`.
-fn daemon(extra: &str) -> (TestDaemon, tempfile::TempDir) {
-    let images = tempfile::tempdir().unwrap();
-    let config = format!(
-        "image_dirs = [\"{}\"]\nguest_pids_max = 64\n{extra}\n",
-        images.path().join("store").display()
-    );
-    (TestDaemon::start_with_config(Some(&config)), images)
-}
-
-fn audit(daemon: &TestDaemon) -> String {
-    std::fs::read_to_string(daemon.state_dir().join("audit.log")).unwrap_or_default()
-}
-
 #[test]
 fn the_default_pool_is_the_central_image_store() {
-    let (daemon, images) = daemon("");
+    let (daemon, images) = daemon_with_store("guest_pids_max = 64");
     let store = images.path().join("store");
     let meta = std::fs::metadata(&store).unwrap();
     assert_eq!(meta.permissions().mode() & 0o7777, 0o711);
@@ -49,7 +35,7 @@ fn the_default_pool_is_the_central_image_store() {
 
 #[test]
 fn virsh_drives_a_dir_pool_and_its_volumes() {
-    let (mut daemon, images) = daemon("");
+    let (mut daemon, images) = daemon_with_store("guest_pids_max = 64");
     let dir = images.path().join("p1");
     let dir_s = dir.to_str().unwrap();
     ok(daemon.virsh(&["pool-define-as", "p1", "dir", "--target", dir_s]));
@@ -196,7 +182,7 @@ fn virsh_drives_a_dir_pool_and_its_volumes() {
     let all = ok(daemon.virsh(&["pool-list", "--all", "--name"]));
     assert_eq!(sorted_names(&all), ["default"]);
 
-    let log = audit(&daemon);
+    let log = daemon.audit();
     for procedure in [
         "STORAGE_POOL_DEFINE_XML",
         "STORAGE_POOL_BUILD",
@@ -249,8 +235,8 @@ fn read_only_and_ungranted_clients_are_refused() {
     let rules = rules_dir.path().join("rules.toml");
     std::fs::write(&rules, RULES).unwrap();
     std::fs::set_permissions(rules_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let (daemon, images) = daemon(&format!(
-        "access_drivers = [\"rules\"]\naccess_rules_file = \"{}\"\nunix_sock_rw_perms = \"0777\"",
+    let (daemon, images) = daemon_with_store(&format!(
+        "guest_pids_max = 64\naccess_drivers = [\"rules\"]\naccess_rules_file = \"{}\"\nunix_sock_rw_perms = \"0777\"",
         rules.display()
     ));
     std::fs::set_permissions(daemon.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -324,7 +310,7 @@ fn read_only_and_ungranted_clients_are_refused() {
         &["vol-create-as", "mine-1", "w.img", "1M"],
     ));
     assert!(mine.join("v.img").exists() && !mine.join("w.img").exists());
-    let log = audit(&daemon);
+    let log = daemon.audit();
     assert!(log.contains("denied"), "denials are audited");
 }
 
@@ -341,7 +327,7 @@ fn volume_guest(name: &str, uuid: &str, pool: &str, volume: &str) -> String {
 
 #[test]
 fn a_guest_starts_from_a_pool_volume() {
-    let (daemon, images) = daemon("");
+    let (daemon, images) = daemon_with_store("guest_pids_max = 64");
     ok(daemon.virsh(&["vol-create-as", "default", "disk.img", "8M"]));
     let xml = volume_guest(
         "vg",
@@ -423,7 +409,7 @@ fn a_guest_starts_from_a_pool_volume() {
 
 #[test]
 fn python_libvirt_creates_lists_and_deletes() {
-    let (daemon, images) = daemon("");
+    let (daemon, images) = daemon_with_store("guest_pids_max = 64");
     let target: PathBuf = images.path().join("py");
     let script = format!(
         r#"

@@ -164,7 +164,7 @@ fn define_logical(daemon: &TestDaemon, pool: &str, device: &str, vg: &str) {
 #[test]
 fn virsh_drives_a_logical_pool() {
     let disk = Loop::new(64);
-    let (mut daemon, _images) = daemon_with_images();
+    let (mut daemon, _images) = daemon_with_store("guest_pids_max = 64");
     let vg = unique_vg("a");
     define_logical(&daemon, "lv1", &disk.device, &vg);
     let xml = ok(daemon.virsh(&["pool-dumpxml", "lv1"]));
@@ -308,7 +308,7 @@ fn logical_volumes_and_a_guest_on_one() {
         "this kernel has no device-mapper (/proc/misc): logical volumes cannot exist here"
     );
     let disk = Loop::new(64);
-    let (daemon, _images) = daemon_with_images();
+    let (daemon, _images) = daemon_with_store("guest_pids_max = 64");
     let vg = unique_vg("v");
     define_logical(&daemon, "lv1", &disk.device, &vg);
     ok(daemon.virsh(&["pool-build", "lv1"]));
@@ -490,7 +490,7 @@ fn assert_confined_to(daemon: &TestDaemon, name: &str, device: &Path, other: Opt
 fn a_guest_on_a_host_block_device_gets_that_device_only() {
     let disk = Loop::new(16);
     let other = Loop::new(16);
-    let (daemon, _images) = daemon_with_images();
+    let (daemon, _images) = daemon_with_store("guest_pids_max = 64");
     let device = Path::new(&disk.device);
     let before = std::fs::metadata(device).unwrap();
     let xml = format!(
@@ -522,7 +522,7 @@ fn a_guest_on_a_host_block_device_gets_that_device_only() {
 fn logical_pools_refuse_bad_input() {
     let disk = Loop::new(32);
     let other = Loop::new(32);
-    let (daemon, _images) = daemon_with_images();
+    let (daemon, _images) = daemon_with_store("guest_pids_max = 64");
 
     // Names LVM would refuse or misread.
     for bad in ["bad$vg", "-vg", "a b", "..", "vg/x"] {
@@ -638,13 +638,4 @@ fn logical_pools_refuse_bad_input() {
     ok(daemon.virsh(&["pool-destroy", "transient"]));
     fails(daemon.virsh(&["pool-info", "transient"]));
     assert!(vg_exists(&vg4));
-}
-
-fn daemon_with_images() -> (TestDaemon, tempfile::TempDir) {
-    let images = tempfile::tempdir().unwrap();
-    let config = format!(
-        "image_dirs = [\"{}\"]\nguest_pids_max = 64\n",
-        images.path().join("store").display()
-    );
-    (TestDaemon::start_with_config(Some(&config)), images)
 }

@@ -21,20 +21,6 @@ const MIB_LEN: usize = 1024 * 1024;
 /// How much the daemon's peak RSS may grow while moving 2 GiB four times.
 const RSS_GROWTH_MAX_KIB: u64 = 64 * 1024;
 
-/// A moatd whose default pool is `images/store`.
-fn daemon(extra: &str) -> (TestDaemon, tempfile::TempDir) {
-    let images = tempfile::tempdir().unwrap();
-    let config = format!(
-        "image_dirs = [\"{}\"]\n{extra}\n",
-        images.path().join("store").display()
-    );
-    (TestDaemon::start_with_config(Some(&config)), images)
-}
-
-fn audit(daemon: &TestDaemon) -> String {
-    std::fs::read_to_string(daemon.state_dir().join("audit.log")).unwrap_or_default()
-}
-
 /// VmRSS and VmHWM of the daemon, in KiB.
 fn memory(daemon: &TestDaemon) -> (u64, u64) {
     let pid = daemon.child.as_ref().unwrap().id().to_string();
@@ -81,7 +67,7 @@ fn sparse_image(path: &Path) -> u64 {
 
 #[test]
 fn a_2gib_sparse_volume_round_trips_in_bounded_memory() {
-    let (daemon, images) = daemon("");
+    let (daemon, images) = daemon_with_store("");
     let work = tempfile::tempdir().unwrap();
     let source = work.path().join("source.img");
     let size = sparse_image(&source);
@@ -179,7 +165,7 @@ fn a_2gib_sparse_volume_round_trips_in_bounded_memory() {
         before.1,
         after.1
     );
-    let log = audit(&daemon);
+    let log = daemon.audit();
     assert_eq!(
         log.matches("REMOTE_PROC_STORAGE_VOL_UPLOAD").count(),
         2,
@@ -200,7 +186,7 @@ fn head(path: &Path, len: usize) -> Vec<u8> {
 
 #[test]
 fn bad_uploads_and_downloads_are_refused_and_the_volume_and_daemon_stay_intact() {
-    let (daemon, images) = daemon("");
+    let (daemon, images) = daemon_with_store("");
     let store = images.path().join("store");
     let work = tempfile::tempdir().unwrap();
     ok(daemon.virsh(&["vol-create-as", "default", "v.img", "1M"]));
@@ -394,7 +380,7 @@ print('sparse ok')
 
     assert_eq!(std::fs::metadata(&vol).unwrap().len(), MIB);
     ok(daemon.virsh(&["vol-info", "v.img", "--pool", "default"]));
-    let log = audit(&daemon);
+    let log = daemon.audit();
     assert!(
         log.contains("upload incomplete: the stream failed"),
         "{log}"
@@ -431,7 +417,7 @@ fn a_user_without_data_write_may_download_but_not_upload() {
     let rules = rules_dir.path().join("rules.toml");
     std::fs::write(&rules, RULES).unwrap();
     std::fs::set_permissions(rules_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let (daemon, images) = daemon(&format!(
+    let (daemon, images) = daemon_with_store(&format!(
         "access_drivers = [\"rules\"]\naccess_rules_file = \"{}\"\nunix_sock_rw_perms = \"0777\"",
         rules.display()
     ));
@@ -471,7 +457,7 @@ fn a_user_without_data_write_may_download_but_not_upload() {
         ],
     ));
     assert_eq!(std::fs::read(&out).unwrap(), vec![7u8; 65536]);
-    let log = audit(&daemon);
+    let log = daemon.audit();
     assert!(
         log.lines()
             .any(|l| l.contains("STORAGE_VOL_UPLOAD") && l.contains("denied")),
@@ -481,7 +467,7 @@ fn a_user_without_data_write_may_download_but_not_upload() {
 
 #[test]
 fn a_client_killed_mid_upload_leaves_its_data_and_a_working_daemon() {
-    let (mut daemon, images) = daemon("");
+    let (mut daemon, images) = daemon_with_store("");
     ok(daemon.virsh(&["vol-create-as", "default", "k.img", "64M"]));
     let vol = images.path().join("store").join("k.img");
     let mut child = Command::new("/usr/bin/python3")
@@ -516,8 +502,11 @@ while True:
 
     // The daemon notices, aborts the stream (audited) and frees the volume.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !audit(&daemon).contains("upload incomplete: the client went away") {
-        assert!(Instant::now() < deadline, "{}", audit(&daemon));
+    while !daemon
+        .audit()
+        .contains("upload incomplete: the client went away")
+    {
+        assert!(Instant::now() < deadline, "{}", daemon.audit());
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(daemon.alive());

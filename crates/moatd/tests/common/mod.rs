@@ -74,6 +74,11 @@ impl TestDaemon {
         self.dir.path().join("state")
     }
 
+    /// The audit log so far (empty before the first line).
+    pub fn audit(&self) -> String {
+        std::fs::read_to_string(self.state_dir().join("audit.log")).unwrap_or_default()
+    }
+
     pub fn socket(&self) -> PathBuf {
         self.run_dir().join("moat-sock")
     }
@@ -469,4 +474,15 @@ pub fn sorted_names(out: &str) -> Vec<String> {
     let mut names: Vec<String> = out.split_whitespace().map(str::to_owned).collect();
     names.sort();
     names
+}
+
+/// A moatd whose central image directory (and so its default pool) is `images/store`, with
+/// `extra` configuration lines.
+pub fn daemon_with_store(extra: &str) -> (TestDaemon, tempfile::TempDir) {
+    let images = tempfile::tempdir().unwrap();
+    let config = format!(
+        "image_dirs = [\"{}\"]\n{extra}\n",
+        images.path().join("store").display()
+    );
+    (TestDaemon::start_with_config(Some(&config)), images)
 }
