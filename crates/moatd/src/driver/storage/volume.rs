@@ -411,11 +411,12 @@ impl StoragePools {
         check_flags(flags, 0, "virStorageVolDelete")?;
         let _changes = self.lock_changes();
         let object = self.active(&vol.pool)?;
-        if object.def.kind == PoolType::Logical {
-            return self.delete_lv(&object, vol);
-        }
+        // A volume being uploaded or downloaded stays, whatever its pool's kind.
         let vol = self.volume(&vol.pool, &vol.name)?;
         self.ensure_no_transfer(&vol)?;
+        if object.def.kind == PoolType::Logical {
+            return self.delete_lv(&object, &vol);
+        }
         fs::remove_file(&vol.path).map_err(StorageError::io("remove the volume", &vol.path))
     }
 
@@ -425,11 +426,12 @@ impl StoragePools {
         check_flags(flags, 0, "virStorageVolWipe")?;
         let _changes = self.lock_changes();
         let object = self.active(&vol.pool)?;
-        if object.def.kind == PoolType::Logical {
-            return self.wipe_lv(&object, vol);
-        }
+        // A volume being uploaded or downloaded stays, whatever its pool's kind.
         let vol = self.volume(&vol.pool, &vol.name)?;
         self.ensure_no_transfer(&vol)?;
+        if object.def.kind == PoolType::Logical {
+            return self.wipe_lv(&object, &vol);
+        }
         let facts = self.volume_facts(&vol)?;
         match facts.image.format {
             VolumeFormat::Raw => {
