@@ -493,16 +493,9 @@ impl StoragePools {
 /// Gives a new logical volume's device node the XML's `<permissions>` (mode 0600 unless given),
 /// as libvirt does.
 fn set_permissions(path: &Path, def: &VolumeDef) -> Result<(), StorageError> {
-    use std::os::unix::fs::PermissionsExt;
     let perms = def.permissions.unwrap_or_default();
     let mode = perms.mode.unwrap_or(super::volume::VOLUME_MODE);
-    fs::set_permissions(path, fs::Permissions::from_mode(mode))
-        .map_err(StorageError::io("set the mode of", path))?;
-    if perms.owner.is_some() || perms.group.is_some() {
-        std::os::unix::fs::chown(path, perms.owner, perms.group)
-            .map_err(StorageError::io("set the owner of", path))?;
-    }
-    Ok(())
+    super::apply_permissions(path, mode, &perms)
 }
 
 /// `/dev/VG/LV`, which must be a block device (the volume is active).

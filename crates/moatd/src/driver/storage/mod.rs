@@ -28,7 +28,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError, RwLock};
 
 use domxml::storage::{
-    format_pool, parse_pool, PoolDef, PoolSource, PoolStatus, PoolType, StorageXmlError,
+    format_pool, parse_pool, Permissions, PoolDef, PoolSource, PoolStatus, PoolType,
+    StorageXmlError,
 };
 use uuid::Uuid;
 
@@ -792,11 +793,16 @@ fn build_dir(def: &PoolDef) -> Result<(), StorageError> {
         }
         Err(e) => return Err(StorageError::io("create the pool directory", dir)(e)),
     }
-    fs::set_permissions(dir, fs::Permissions::from_mode(mode))
-        .map_err(StorageError::io("set the mode of", dir))?;
+    apply_permissions(dir, mode, &perms)
+}
+
+/// Gives `path` `mode` and the owner and group `perms` name (left as they are when unnamed).
+fn apply_permissions(path: &Path, mode: u32, perms: &Permissions) -> Result<(), StorageError> {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .map_err(StorageError::io("set the mode of", path))?;
     if perms.owner.is_some() || perms.group.is_some() {
-        std::os::unix::fs::chown(dir, perms.owner, perms.group)
-            .map_err(StorageError::io("set the owner of", dir))?;
+        std::os::unix::fs::chown(path, perms.owner, perms.group)
+            .map_err(StorageError::io("set the owner of", path))?;
     }
     Ok(())
 }
